@@ -1,0 +1,1 @@
+//! Executes a hook plan against a Kubernetes cluster through kube-rs.

@@ -1,0 +1,38 @@
+pub(crate) mod plan;
+
+use clap::Args;
+
+/// Where manifests come from; shared by every command that reads them.
+#[derive(Debug, Args)]
+pub(crate) struct ManifestArgs {
+    /// A manifest file, a directory (read recursively: `.yaml`, `.yml`, `.json`; names
+    /// starting with `_` skipped), or `-` for stdin. Repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    pub files: Vec<String>,
+
+    /// The largest single input accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub max_input_size: u64,
+}
+
+impl ManifestArgs {
+    pub fn inputs(&self) -> Vec<hooks_plan::Input> {
+        self.files
+            .iter()
+            .map(|f| hooks_plan::Input::from_arg(f))
+            .collect()
+    }
+
+    pub fn options(&self) -> hooks_plan::LoadOptions {
+        hooks_plan::LoadOptions {
+            max_input_bytes: self.max_input_size,
+        }
+    }
+}
+
+/// Parses an event name for clap, with the list of valid ones in the error.
+pub(crate) fn parse_event(value: &str) -> Result<hooks_plan::Event, String> {
+    value.parse().map_err(|e: hooks_plan::PlanError| {
+        format!("{e}; {}", e.hint().unwrap_or_default())
+    })
+}

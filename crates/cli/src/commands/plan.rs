@@ -1,0 +1,67 @@
+use std::io::Write;
+
+use clap::{Args, ValueEnum};
+use hooks_plan::{Event, Ordering};
+
+use super::{ManifestArgs, parse_event};
+use crate::{Failure, exit_codes, render};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum PlanOutput {
+    Table,
+    Json,
+    Yaml,
+}
+
+/// Show which hooks an event runs, in which order, and why.
+#[derive(Debug, Args)]
+pub(crate) struct PlanCommand {
+    /// The lifecycle event: pre-install, post-install, pre-upgrade, post-upgrade,
+    /// pre-delete, post-delete, pre-rollback, post-rollback or test.
+    #[arg(value_parser = parse_event)]
+    event: Event,
+
+    #[command(flatten)]
+    manifests: ManifestArgs,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = PlanOutput::Table)]
+    output: PlanOutput,
+
+    /// Tie-breaking among equal weights: `helm` is what Helm does (weight, name, kind,
+    /// input order); `documented` is what Helm's docs say (weight, kind, name).
+    #[arg(long, default_value_t = Ordering::Helm)]
+    ordering: Ordering,
+}
+
+impl PlanCommand {
+    pub(crate) fn execute(self) -> Result<i32, Failure> {
+        let plan = hooks_plan::plan_inputs(
+            &self.manifests.inputs(),
+            &self.manifests.options(),
+            self.event,
+            self.ordering,
+        )?;
+        let mut stdout = std::io::stdout().lock();
+        match self.output {
+            PlanOutput::Table => {
+                stdout.write_all(render::plan_table(&plan).as_bytes())?;
+                let mut stderr = std::io::stderr().lock();
+                for warning in &plan.warnings {
+                    writeln!(stderr, "warning: {warning}")?;
+                }
+            }
+            PlanOutput::Json => {
+                serde_json::to_writer_pretty(&mut stdout, &plan)
+                    .map_err(|e| Failure::new(exit_codes::INTERNAL_ERROR, e))?;
+                writeln!(stdout)?;
+            }
+            PlanOutput::Yaml => {
+                let text = serde_saphyr::to_string(&plan)
+                    .map_err(|e| Failure::new(exit_codes::INTERNAL_ERROR, e))?;
+                stdout.write_all(text.as_bytes())?;
+            }
+        }
+        Ok(exit_codes::SUCCESS)
+    }
+}

@@ -1,0 +1,58 @@
+use std::fmt::Write;
+
+use crate::exit_codes;
+
+/// An error on its way out of the process: the message chain, an optional hint, and the
+/// exit code it maps to. Built at the binary's edge from the libraries' typed errors.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub error: anyhow::Error,
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    pub fn new(code: i32, error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code,
+            error: error.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: Option<String>) -> Failure {
+        self.hint = hint;
+        self
+    }
+
+    /// `error: …`, each cause once, then the hint.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {}", self.error);
+        let mut previous = self.error.to_string();
+        for cause in self.error.chain().skip(1) {
+            let cause = cause.to_string();
+            // Libraries sometimes repeat their source's text in their own; print it once.
+            if !previous.contains(&cause) {
+                let _ = write!(out, "\n  caused by: {cause}");
+            }
+            previous = cause;
+        }
+        if let Some(hint) = &self.hint {
+            let _ = write!(out, "\n  hint: {hint}");
+        }
+        out
+    }
+}
+
+impl From<hooks_plan::PlanError> for Failure {
+    fn from(error: hooks_plan::PlanError) -> Failure {
+        let hint = error.hint();
+        Failure::new(exit_codes::BAD_INPUT, error).with_hint(hint)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Failure {
+        Failure::new(exit_codes::INTERNAL_ERROR, error)
+    }
+}

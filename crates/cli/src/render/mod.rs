@@ -1,0 +1,3 @@
+mod table;
+
+pub(crate) use table::plan_table;

@@ -1,0 +1,84 @@
+use std::fmt::Write;
+
+use hooks_plan::Plan;
+
+/// Columns padded to their widest cell; no colours, so logs and snapshots stay plain.
+pub(crate) fn render_rows(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<width$}  ", width = widths[i]);
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+pub(crate) fn plan_table(plan: &Plan) -> String {
+    let mut out = format!(
+        "{}: {} hook{} (ordering: {})\n",
+        plan.event,
+        plan.hooks.len(),
+        if plan.hooks.len() == 1 { "" } else { "s" },
+        plan.ordering
+    );
+    if !plan.hooks.is_empty() {
+        let rows: Vec<Vec<String>> = plan
+            .hooks
+            .iter()
+            .map(|p| {
+                let h = &p.hook;
+                vec![
+                    p.position.to_string(),
+                    h.weight.to_string(),
+                    h.kind.clone(),
+                    h.name.clone(),
+                    h.namespace.clone().unwrap_or_else(|| "-".into()),
+                    h.effective_delete_policies().join(","),
+                    format!("{}#{}", h.source, h.document),
+                    p.tie_break.map_or(String::new(), |t| t.as_str().to_owned()),
+                ]
+            })
+            .collect();
+        out.push_str(&render_rows(
+            &[
+                "#",
+                "WEIGHT",
+                "KIND",
+                "NAME",
+                "NAMESPACE",
+                "DELETE POLICY",
+                "SOURCE",
+                "TIE BROKEN BY",
+            ],
+            &rows,
+        ));
+    }
+    if !plan.skipped.is_empty() {
+        out.push_str("\nskipped (Helm drops these documents):\n");
+        for s in &plan.skipped {
+            let _ = writeln!(
+                out,
+                "  {}/{} ({}#{}): {}",
+                s.kind, s.name, s.source, s.document, s.reason
+            );
+        }
+    }
+    out
+}

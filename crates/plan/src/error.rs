@@ -1,0 +1,133 @@
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where in the input something was found: the source (a file path, `<stdin>`, or the
+/// `# Source:` path of `helm template` output), the 0-based document index within that
+/// source, and the 1-based line in the file or stream it was read from, when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// What the user passed or what the `# Source:` comment said.
+    pub source: String,
+    /// The file or stream the document was read from, when it differs from `source`
+    /// (`helm template` output names each document's template in a comment).
+    pub file: Option<String>,
+    pub document: usize,
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` document {}", self.source, self.document)?;
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, " ({file}, line {line})"),
+            (Some(file), None) => write!(f, " ({file})"),
+            (None, Some(line)) => write!(f, " (line {line})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// Everything that stops loading, parsing or planning. Each variant names the place and
+/// [`PlanError::hint`] says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("`{}` does not exist", path.display())]
+    Missing { path: PathBuf },
+
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{name}` is larger than the {limit}-byte limit for one input")]
+    TooLarge { name: String, limit: u64 },
+
+    #[error("`{name}` is not text: found {what} at byte {offset} (line {line})")]
+    Binary {
+        name: String,
+        what: &'static str,
+        offset: usize,
+        line: usize,
+    },
+
+    #[error("{at}: invalid YAML: {message}")]
+    Yaml { at: Location, message: String },
+
+    #[error("{at}: invalid JSON: {message}")]
+    Json { at: Location, message: String },
+
+    #[error("{at}: the document is {found}, not a Kubernetes object (a mapping)")]
+    NotAnObject { at: Location, found: &'static str },
+
+    #[error("{at}: the object has no `{field}`")]
+    MissingField { at: Location, field: &'static str },
+
+    #[error("{at}: `{field}` is {found}, not a string")]
+    FieldNotString {
+        at: Location,
+        field: String,
+        found: &'static str,
+    },
+
+    #[error("{at}: annotation `{key}` is {found}, not a string")]
+    AnnotationNotString {
+        at: Location,
+        key: String,
+        found: &'static str,
+        raw: String,
+    },
+
+    #[error(
+        "hook `{id}` is defined twice for event `{event}`: at {first} and at {second}"
+    )]
+    DuplicateHook {
+        id: String,
+        event: crate::Event,
+        first: Location,
+        second: Location,
+    },
+
+    #[error("unknown hook event `{0}`")]
+    UnknownEvent(String),
+
+    #[error("no input: pass `-f FILE`, `-f DIR` or `-f -` for stdin")]
+    NoInput,
+}
+
+impl PlanError {
+    /// What the user can do about it, shown after the error.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            PlanError::Missing { .. } => "check the path given to `-f`".into(),
+            PlanError::TooLarge { .. } => {
+                "split the input into several files, or raise `--max-input-size`".into()
+            }
+            PlanError::Binary { .. } => {
+                "pass rendered Kubernetes manifests (YAML or JSON), e.g. `helm template … | kubectl hooks plan EVENT -f -`".into()
+            }
+            PlanError::Yaml { .. } | PlanError::Json { .. } => {
+                "fix the syntax at that line; `helm template` output and `kubectl create --dry-run=client -o yaml` output are always valid".into()
+            }
+            PlanError::NotAnObject { .. } => {
+                "each document must be one object with `apiVersion`, `kind` and `metadata`".into()
+            }
+            PlanError::MissingField { field, .. } => {
+                format!("every object needs `apiVersion`, `kind` and `metadata.name`; add `{field}`")
+            }
+            PlanError::FieldNotString { field, .. } => format!("quote the value of `{field}`"),
+            PlanError::AnnotationNotString { key, raw, .. } => format!(
+                "Helm fails the render on this too: annotation values must be strings; quote it: `{key}: \"{raw}\"`"
+            ),
+            PlanError::DuplicateHook { .. } => {
+                "give one of them another `metadata.name` (or namespace), or attach them to different events".into()
+            }
+            PlanError::UnknownEvent(_) => format!(
+                "use one of: {}",
+                crate::Event::ALL.map(|e| e.as_str()).join(", ")
+            ),
+            PlanError::Read { .. } | PlanError::NoInput => return None,
+        })
+    }
+}

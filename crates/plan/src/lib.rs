@@ -1,0 +1,38 @@
+//! Reads rendered Kubernetes manifests and plans Helm-style hook execution.
+//!
+//! The flow is `load` (files, directories, stdin → documents) → `parse` (documents → hooks,
+//! with Helm's annotation rules) → `plan` (hooks of one event in Helm's execution order).
+//! Everything Helm does silently (dropping a document, turning a bad weight into 0, applying
+//! a default delete policy) is reported as a [`Warning`].
+
+mod error;
+mod event;
+mod hook;
+mod kind_order;
+mod load;
+mod parse;
+mod plan;
+
+pub use error::{Location, PlanError};
+pub use event::Event;
+pub use hook::{
+    BEFORE_HOOK_CREATION, DeletePolicy, HOOK_FAILED, HOOK_SUCCEEDED, Hook, OutputLogPolicy,
+    parse_weight,
+};
+pub use parse::{DELETE_ANNOTATION, HOOK_ANNOTATION, OUTPUT_LOG_ANNOTATION, WEIGHT_ANNOTATION};
+pub use kind_order::{INSTALL_ORDER, install_rank};
+pub use load::{Document, Format, Input, LoadOptions, load};
+pub use parse::{Catalog, Skipped, parse};
+
+pub use plan::{Ordering, Plan, PlannedHook, TieBreak};
+
+/// Loads, parses and plans in one call: the common path for the CLI.
+pub fn plan_inputs(
+    inputs: &[Input],
+    options: &LoadOptions,
+    event: Event,
+    ordering: Ordering,
+) -> Result<Plan, PlanError> {
+    let documents = load(inputs, options)?;
+    parse(&documents)?.plan(event, ordering)
+}

@@ -1,0 +1,426 @@
+//! Reading inputs into documents: files, directories, stdin; multi-document YAML and JSON
+//! streams; `# Source:` comments of `helm template` output; Helm's input order.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::PlanError;
+
+/// One `-f` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A file, or a directory read recursively.
+    Path(PathBuf),
+    /// Standard input (`-f -`).
+    Stdin,
+    /// In-memory text, for tests and benchmarks; `name` plays the part of a path.
+    Text { name: String, content: String },
+}
+
+impl Input {
+    /// `-` means stdin, anything else a path.
+    pub fn from_arg(arg: &str) -> Input {
+        if arg == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(PathBuf::from(arg))
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The largest single input accepted; protects against reading a disk image by mistake.
+    pub max_input_bytes: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_input_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Yaml,
+    Json,
+}
+
+/// One non-empty document of the input, in Helm's input order.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The `# Source:` path of `helm template` output, or else the file it came from.
+    pub source: String,
+    /// The file or stream it was read from (`<stdin>` for standard input).
+    pub file: String,
+    /// 0-based index among the non-empty documents of `source`.
+    pub document: usize,
+    /// 1-based line in `file` where the document starts.
+    pub line: usize,
+    pub text: String,
+    pub format: Format,
+}
+
+impl Document {
+    pub fn location(&self) -> crate::Location {
+        crate::Location {
+            source: self.source.clone(),
+            file: (self.file != self.source).then(|| self.file.clone()),
+            document: self.document,
+            line: Some(self.line),
+        }
+    }
+}
+
+const DIRECTORY_DEPTH_LIMIT: usize = 64;
+
+/// Reads every input and returns its documents in Helm's input order: sources sorted by
+/// path (bytewise, like Go's `sort.Strings`), documents in their order within a source.
+pub fn load(inputs: &[Input], options: &LoadOptions) -> Result<Vec<Document>, PlanError> {
+    if inputs.is_empty() {
+        return Err(PlanError::NoInput);
+    }
+    let mut documents = Vec::new();
+    for input in inputs {
+        match input {
+            Input::Stdin => {
+                let content = read_limited(std::io::stdin().lock(), "<stdin>", options)?;
+                split_into(&mut documents, "<stdin>", content, None);
+            }
+            Input::Text { name, content } => {
+                check_size(name, content.len() as u64, options)?;
+                let content = check_text(name, content.as_bytes().to_vec())?;
+                split_into(&mut documents, name, content, None);
+            }
+            Input::Path(path) => {
+                let mut files = Vec::new();
+                collect_files(path, &mut files, 0, true)?;
+                files.sort();
+                for file in files {
+                    let name = file.display().to_string();
+                    let handle = std::fs::File::open(&file).map_err(|source| PlanError::Read {
+                        path: file.clone(),
+                        source,
+                    })?;
+                    let content = read_limited(handle, &name, options)?;
+                    let format = match file.extension().and_then(|e| e.to_str()) {
+                        Some("json") => Some(Format::Json),
+                        _ => None,
+                    };
+                    split_into(&mut documents, &name, content, format);
+                }
+            }
+        }
+    }
+    // Stable: documents of one source keep their order, whichever file they came from.
+    documents.sort_by(|a, b| a.source.cmp(&b.source));
+    Ok(documents)
+}
+
+fn collect_files(
+    path: &Path,
+    files: &mut Vec<PathBuf>,
+    depth: usize,
+    explicit: bool,
+) -> Result<(), PlanError> {
+    let metadata = std::fs::metadata(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            PlanError::Missing {
+                path: path.to_owned(),
+            }
+        } else {
+            PlanError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })?;
+    if metadata.is_dir() {
+        if depth > DIRECTORY_DEPTH_LIMIT {
+            // A symlink loop; real chart trees are a few levels deep.
+            return Ok(());
+        }
+        let entries = std::fs::read_dir(path).map_err(|source| PlanError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| PlanError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            collect_files(&entry.path(), files, depth + 1, false)?;
+        }
+    } else if explicit || is_manifest_file(path) {
+        files.push(path.to_owned());
+    }
+    Ok(())
+}
+
+/// In a directory walk: `.yaml`, `.yml` and `.json` files, except Helm's partials (`_*`).
+fn is_manifest_file(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    if name.starts_with('_') {
+        return false;
+    }
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+fn check_size(name: &str, size: u64, options: &LoadOptions) -> Result<(), PlanError> {
+    if size > options.max_input_bytes {
+        return Err(PlanError::TooLarge {
+            name: name.to_owned(),
+            limit: options.max_input_bytes,
+        });
+    }
+    Ok(())
+}
+
+fn read_limited(reader: impl Read, name: &str, options: &LoadOptions) -> Result<String, PlanError> {
+    let mut buffer = Vec::new();
+    reader
+        .take(options.max_input_bytes.saturating_add(1))
+        .read_to_end(&mut buffer)
+        .map_err(|source| PlanError::Read {
+            path: PathBuf::from(name),
+            source,
+        })?;
+    check_size(name, buffer.len() as u64, options)?;
+    check_text(name, buffer)
+}
+
+/// Rejects binary input before the YAML parser sees it, so the error names the byte.
+fn check_text(name: &str, bytes: Vec<u8>) -> Result<String, PlanError> {
+    let binary = |offset: usize, what: &'static str, bytes: &[u8]| PlanError::Binary {
+        name: name.to_owned(),
+        what,
+        offset,
+        line: 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count(),
+    };
+    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+        return Err(binary(offset, "a NUL byte", &bytes));
+    }
+    match String::from_utf8(bytes) {
+        Ok(mut text) => {
+            if text.starts_with('\u{feff}') {
+                text.drain(..3);
+            }
+            Ok(text)
+        }
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            Err(binary(offset, "invalid UTF-8", e.as_bytes()))
+        }
+    }
+}
+
+fn split_into(documents: &mut Vec<Document>, file: &str, content: String, format: Option<Format>) {
+    let format = format.unwrap_or_else(|| {
+        if content.trim_start().starts_with('{') {
+            Format::Json
+        } else {
+            Format::Yaml
+        }
+    });
+    let mut counters: HashMap<String, usize> = HashMap::new();
+    let mut push = |source: Option<&str>, line: usize, text: &str, format: Format| {
+        let source = source.unwrap_or(file).to_owned();
+        let counter = counters.entry(source.clone()).or_default();
+        let document = *counter;
+        *counter += 1;
+        // Helm never renders partials; a `# Source:` naming one is skipped like the file.
+        if source != file && base_name(&source).starts_with('_') {
+            return;
+        }
+        documents.push(Document {
+            source,
+            file: file.to_owned(),
+            document,
+            line,
+            text: text.to_owned(),
+            format,
+        });
+    };
+    match format {
+        Format::Json => {
+            for (line, text) in split_json(&content) {
+                push(None, line, text, Format::Json);
+            }
+        }
+        Format::Yaml => {
+            for piece in split_yaml(&content) {
+                if piece.empty {
+                    continue;
+                }
+                push(piece.source, piece.line, piece.text, Format::Yaml);
+            }
+        }
+    }
+}
+
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+struct Piece<'a> {
+    line: usize,
+    text: &'a str,
+    source: Option<&'a str>,
+    empty: bool,
+}
+
+/// Splits a YAML stream at `---` lines, the way Helm's `SplitManifests` does, keeping the
+/// marker line with the document that follows (so the YAML parser sees `--- !tag` etc.).
+fn split_yaml(content: &str) -> Vec<Piece<'_>> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut start_line = 1;
+    let mut line_no = 1;
+    let mut offset = 0;
+    for line in content.split_inclusive('\n') {
+        if offset != start && is_document_marker(line) {
+            pieces.push(piece(&content[start..offset], start_line));
+            start = offset;
+            start_line = line_no;
+        }
+        offset += line.len();
+        line_no += 1;
+    }
+    if start < content.len() || pieces.is_empty() {
+        pieces.push(piece(&content[start..], start_line));
+    }
+    pieces
+}
+
+fn is_document_marker(line: &str) -> bool {
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+}
+
+fn piece(text: &str, line: usize) -> Piece<'_> {
+    let mut source = None;
+    let mut empty = true;
+    let mut seen_content = false;
+    for raw in text.lines() {
+        let mut l = raw.trim();
+        if is_document_marker(raw) {
+            l = raw[3..].trim();
+        }
+        if l.is_empty() || l == "..." {
+            continue;
+        }
+        empty = false;
+        if let Some(comment) = l.strip_prefix('#') {
+            if !seen_content && source.is_none() {
+                if let Some(path) = comment.trim_start().strip_prefix("Source:") {
+                    let path = path.trim();
+                    if !path.is_empty() {
+                        source = Some(path);
+                    }
+                }
+            }
+        } else {
+            seen_content = true;
+        }
+        if seen_content && source.is_some() {
+            break;
+        }
+    }
+    Piece {
+        line,
+        text,
+        source,
+        empty,
+    }
+}
+
+/// Splits a stream of JSON values (kubectl accepts several objects in one `.json` file).
+/// Syntax errors are left for the parser, which reports them with a line.
+fn split_json(content: &str) -> Vec<(usize, &str)> {
+    let mut pieces = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(content).into_iter::<serde::de::IgnoredAny>();
+    let mut start = 0;
+    loop {
+        match stream.next() {
+            Some(Ok(_)) => {
+                let end = stream.byte_offset();
+                let text = &content[start..end];
+                let leading = text.len() - text.trim_start().len();
+                let line = 1 + content[..start + leading].matches('\n').count();
+                pieces.push((line, &content[start + leading..end]));
+                start = end;
+            }
+            Some(Err(_)) => {
+                // Hand the rest to the parser, which produces the located error.
+                let text = &content[start..];
+                let leading = text.len() - text.trim_start().len();
+                let line = 1 + content[..start + leading].matches('\n').count();
+                pieces.push((line, &content[start + leading..]));
+                break;
+            }
+            None => break,
+        }
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_markers_and_keeps_line_numbers() {
+        let pieces = split_yaml("a: 1\n---\nb: 2\n--- # Source: x/y.yaml\nc: 3\n");
+        let lines: Vec<_> = pieces.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [1, 2, 4]);
+        assert_eq!(pieces[2].source, Some("x/y.yaml"));
+    }
+
+    #[test]
+    fn marker_inside_a_word_does_not_split() {
+        let pieces = split_yaml("a: 1\n----\nb: ---x\n");
+        assert_eq!(pieces.len(), 1);
+    }
+
+    #[test]
+    fn empty_documents_are_marked_empty() {
+        let pieces = split_yaml("---\n\n---\n...\n---\na: 1\n");
+        assert_eq!(pieces.iter().filter(|p| !p.empty).count(), 1);
+    }
+
+    #[test]
+    fn comment_only_document_is_not_empty_for_numbering() {
+        // Helm's SplitManifests counts it, so the document indexes after it match Helm's.
+        let pieces = split_yaml("# just a comment\n---\na: 1\n");
+        assert!(!pieces[0].empty);
+    }
+
+    #[test]
+    fn source_comment_after_content_is_ignored() {
+        let pieces = split_yaml("---\na: 1\n# Source: late.yaml\n");
+        assert_eq!(pieces[0].source, None);
+    }
+
+    #[test]
+    fn json_stream_is_split_per_value() {
+        let pieces = split_json("{\"a\":1}\n\n{\"b\":2}");
+        assert_eq!(pieces, [(1, "{\"a\":1}"), (3, "{\"b\":2}")]);
+    }
+
+    #[test]
+    fn bom_is_stripped() {
+        let text = check_text("x", "\u{feff}a: 1".as_bytes().to_vec()).unwrap();
+        assert_eq!(text, "a: 1");
+    }
+}

@@ -1,0 +1,1 @@
+//! Guest-side SDK for writing kubectl-hooks policies in Rust.
