@@ -1,0 +1,1 @@
+//! A loopback Kubernetes API emulator for tests and the no-cluster demo.
