@@ -19,7 +19,12 @@ pub use failure::Failure;
 /// the hooks of one lifecycle event exactly as Helm orders them, lets WebAssembly policies
 /// veto, reorder or mutate them, and applies them to a cluster.
 #[derive(Debug, Parser)]
-#[command(name = "kubectl-hooks", bin_name = "kubectl hooks", version, max_term_width = 100)]
+#[command(
+    name = "kubectl-hooks",
+    bin_name = "kubectl hooks",
+    version,
+    max_term_width = 100
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -1,5 +1,6 @@
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Where in the input something was found: the source (a file path, `<stdin>`, or the
 /// `# Source:` path of `helm template` output), the 0-based document index within that
@@ -7,10 +8,10 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     /// What the user passed or what the `# Source:` comment said.
-    pub source: String,
+    pub source: Arc<str>,
     /// The file or stream the document was read from, when it differs from `source`
     /// (`helm template` output names each document's template in a comment).
-    pub file: Option<String>,
+    pub file: Option<Arc<str>>,
     pub document: usize,
     pub line: Option<usize>,
 }
@@ -41,7 +42,7 @@ pub enum PlanError {
         source: std::io::Error,
     },
 
-    #[error("`{name}` is larger than the {limit}-byte limit for one input")]
+    #[error("`{name}` is larger than the limit of {} for one input", human_bytes(*limit))]
     TooLarge { name: String, limit: u64 },
 
     #[error("`{name}` is not text: found {what} at byte {offset} (line {line})")]
@@ -54,6 +55,9 @@ pub enum PlanError {
 
     #[error("{at}: invalid YAML: {message}")]
     Yaml { at: Location, message: String },
+
+    #[error("{at}: refused: {what}")]
+    TooComplex { at: Location, what: String },
 
     #[error("{at}: invalid JSON: {message}")]
     Json { at: Location, message: String },
@@ -79,14 +83,12 @@ pub enum PlanError {
         raw: String,
     },
 
-    #[error(
-        "hook `{id}` is defined twice for event `{event}`: at {first} and at {second}"
-    )]
+    #[error("hook `{id}` is defined twice for event `{event}`: at {first} and at {second}")]
     DuplicateHook {
         id: String,
         event: crate::Event,
-        first: Location,
-        second: Location,
+        first: Box<Location>,
+        second: Box<Location>,
     },
 
     #[error("unknown hook event `{0}`")]
@@ -110,6 +112,9 @@ impl PlanError {
             PlanError::Yaml { .. } | PlanError::Json { .. } => {
                 "fix the syntax at that line; `helm template` output and `kubectl create --dry-run=client -o yaml` output are always valid".into()
             }
+            PlanError::TooComplex { .. } => {
+                "real manifests never need this; look for YAML anchors and aliases (`&x`, `*x`) that multiply content, or generated nesting".into()
+            }
             PlanError::NotAnObject { .. } => {
                 "each document must be one object with `apiVersion`, `kind` and `metadata`".into()
             }
@@ -129,5 +134,14 @@ impl PlanError {
             ),
             PlanError::Read { .. } | PlanError::NoInput => return None,
         })
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
     }
 }

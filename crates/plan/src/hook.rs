@@ -34,7 +34,7 @@ pub struct Hook {
     /// As written (normalised), without the default Helm applies when the list is empty.
     pub delete_policies: Vec<DeletePolicy>,
     pub output_log_policies: Vec<OutputLogPolicy>,
-    pub source: String,
+    pub source: std::sync::Arc<str>,
     pub document: usize,
     /// Position in Helm's input order (sources by path, documents in order).
     pub input_position: usize,
@@ -43,9 +43,13 @@ pub struct Hook {
     /// The document's own text, as read. The full manifest is parsed from it only when a
     /// policy or the executor needs it, which keeps planning as cheap as one head parse.
     #[serde(skip)]
-    pub text: String,
+    pub text: crate::Text,
     #[serde(skip)]
     pub format: crate::Format,
+    /// What Helm would have done silently with this hook; reported when its event is
+    /// planned.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl Hook {
@@ -112,14 +116,14 @@ impl Hook {
             &self.location,
             &mut warnings,
         );
-        self.text = manifest.to_string();
+        self.text = crate::Text::new(manifest.to_string());
         self.format = crate::Format::Json;
         warnings
     }
 
     /// The full manifest as JSON, parsed from the document's text.
     pub fn manifest(&self) -> Result<serde_json::Value, crate::PlanError> {
-        crate::parse::document_to_json(&self.text, self.format, &self.location)
+        crate::parse::document_to_json(self.text.as_str(), self.format, &self.location)
     }
 }
 
@@ -142,7 +146,9 @@ pub fn parse_weight(raw: &str) -> Option<i64> {
         if !b.is_ascii_digit() {
             return None;
         }
-        magnitude = magnitude.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(b - b'0'))?;
     }
     if negative {
         0i64.checked_sub_unsigned(magnitude)

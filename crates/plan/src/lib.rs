@@ -12,6 +12,7 @@ mod kind_order;
 mod load;
 mod parse;
 mod plan;
+mod yaml;
 
 pub use error::{Location, PlanError};
 pub use event::Event;
@@ -19,10 +20,10 @@ pub use hook::{
     BEFORE_HOOK_CREATION, DeletePolicy, HOOK_FAILED, HOOK_SUCCEEDED, Hook, OutputLogPolicy,
     parse_weight,
 };
-pub use parse::{DELETE_ANNOTATION, HOOK_ANNOTATION, OUTPUT_LOG_ANNOTATION, WEIGHT_ANNOTATION};
 pub use kind_order::{INSTALL_ORDER, install_rank};
-pub use load::{Document, Format, Input, LoadOptions, load};
+pub use load::{Document, Format, Input, LoadOptions, Text, load};
 pub use parse::{Catalog, Skipped, parse};
+pub use parse::{DELETE_ANNOTATION, HOOK_ANNOTATION, OUTPUT_LOG_ANNOTATION, WEIGHT_ANNOTATION};
 
 pub use plan::{Ordering, Plan, PlannedHook, TieBreak};
 
@@ -34,5 +35,5 @@ pub fn plan_inputs(
     ordering: Ordering,
 ) -> Result<Plan, PlanError> {
     let documents = load(inputs, options)?;
-    parse(&documents)?.plan(event, ordering)
+    parse(&documents)?.into_plan(event, ordering)
 }

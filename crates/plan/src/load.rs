@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::PlanError;
 
@@ -50,18 +52,52 @@ pub enum Format {
     Json,
 }
 
+/// A document's text: a slice of the input it was read from, shared, so that planning a
+/// 10 MB stream keeps one copy of it however many hooks point into it.
+#[derive(Clone)]
+pub struct Text {
+    all: Arc<String>,
+    range: Range<usize>,
+}
+
+impl Text {
+    pub fn new(text: String) -> Text {
+        let range = 0..text.len();
+        Text {
+            all: Arc::new(text),
+            range,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.all[self.range.clone()]
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
 /// One non-empty document of the input, in Helm's input order.
 #[derive(Debug, Clone)]
 pub struct Document {
     /// The `# Source:` path of `helm template` output, or else the file it came from.
-    pub source: String,
+    pub source: Arc<str>,
     /// The file or stream it was read from (`<stdin>` for standard input).
-    pub file: String,
+    pub file: Arc<str>,
     /// 0-based index among the non-empty documents of `source`.
     pub document: usize,
     /// 1-based line in `file` where the document starts.
     pub line: usize,
-    pub text: String,
+    pub text: Text,
     pub format: Format,
 }
 
@@ -106,6 +142,10 @@ pub fn load(inputs: &[Input], options: &LoadOptions) -> Result<Vec<Document>, Pl
                         path: file.clone(),
                         source,
                     })?;
+                    // Refuse a huge file before reading any of it.
+                    if let Ok(metadata) = handle.metadata() {
+                        check_size(&name, metadata.len(), options)?;
+                    }
                     let content = read_limited(handle, &name, options)?;
                     let format = match file.extension().and_then(|e| e.to_str()) {
                         Some("json") => Some(Format::Json),
@@ -167,7 +207,10 @@ fn collect_files(
 
 /// In a directory walk: `.yaml`, `.yml` and `.json` files, except Helm's partials (`_*`).
 fn is_manifest_file(path: &Path) -> bool {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     if name.starts_with('_') {
         return false;
     }
@@ -226,6 +269,9 @@ fn check_text(name: &str, bytes: Vec<u8>) -> Result<String, PlanError> {
 }
 
 fn split_into(documents: &mut Vec<Document>, file: &str, content: String, format: Option<Format>) {
+    // Arc<String>, not Arc<str>: converting would copy the whole input once more.
+    let all: Arc<String> = Arc::new(content);
+    let content: &str = &all;
     let format = format.unwrap_or_else(|| {
         if content.trim_start().starts_with('{') {
             Format::Json
@@ -233,9 +279,22 @@ fn split_into(documents: &mut Vec<Document>, file: &str, content: String, format
             Format::Yaml
         }
     });
-    let mut counters: HashMap<String, usize> = HashMap::new();
+    let mut counters: HashMap<Arc<str>, usize> = HashMap::new();
+    let file: Arc<str> = Arc::from(file);
+    let base = content.as_ptr() as usize;
     let mut push = |source: Option<&str>, line: usize, text: &str, format: Format| {
-        let source = source.unwrap_or(file).to_owned();
+        let start = text.as_ptr() as usize - base;
+        let text = Text {
+            all: all.clone(),
+            range: start..start + text.len(),
+        };
+        let source: Arc<str> = match source {
+            None => file.clone(),
+            Some(s) => match counters.get_key_value(s) {
+                Some((known, _)) => known.clone(),
+                None => Arc::from(s),
+            },
+        };
         let counter = counters.entry(source.clone()).or_default();
         let document = *counter;
         *counter += 1;
@@ -245,21 +304,21 @@ fn split_into(documents: &mut Vec<Document>, file: &str, content: String, format
         }
         documents.push(Document {
             source,
-            file: file.to_owned(),
+            file: file.clone(),
             document,
             line,
-            text: text.to_owned(),
+            text,
             format,
         });
     };
     match format {
         Format::Json => {
-            for (line, text) in split_json(&content) {
+            for (line, text) in split_json(content) {
                 push(None, line, text, Format::Json);
             }
         }
         Format::Yaml => {
-            for piece in split_yaml(&content) {
+            for piece in split_yaml(content) {
                 if piece.empty {
                     continue;
                 }
@@ -286,16 +345,14 @@ fn split_yaml(content: &str) -> Vec<Piece<'_>> {
     let mut pieces = Vec::new();
     let mut start = 0;
     let mut start_line = 1;
-    let mut line_no = 1;
     let mut offset = 0;
-    for line in content.split_inclusive('\n') {
+    for (index, line) in content.split_inclusive('\n').enumerate() {
         if offset != start && is_document_marker(line) {
             pieces.push(piece(&content[start..offset], start_line));
             start = offset;
-            start_line = line_no;
+            start_line = index + 1;
         }
         offset += line.len();
-        line_no += 1;
     }
     if start < content.len() || pieces.is_empty() {
         pieces.push(piece(&content[start..], start_line));
@@ -322,13 +379,12 @@ fn piece(text: &str, line: usize) -> Piece<'_> {
         }
         empty = false;
         if let Some(comment) = l.strip_prefix('#') {
-            if !seen_content && source.is_none() {
-                if let Some(path) = comment.trim_start().strip_prefix("Source:") {
-                    let path = path.trim();
-                    if !path.is_empty() {
-                        source = Some(path);
-                    }
-                }
+            if !seen_content
+                && source.is_none()
+                && let Some(path) = comment.trim_start().strip_prefix("Source:")
+                && !path.trim().is_empty()
+            {
+                source = Some(path.trim());
             }
         } else {
             seen_content = true;
@@ -349,7 +405,8 @@ fn piece(text: &str, line: usize) -> Piece<'_> {
 /// Syntax errors are left for the parser, which reports them with a line.
 fn split_json(content: &str) -> Vec<(usize, &str)> {
     let mut pieces = Vec::new();
-    let mut stream = serde_json::Deserializer::from_str(content).into_iter::<serde::de::IgnoredAny>();
+    let mut stream =
+        serde_json::Deserializer::from_str(content).into_iter::<serde::de::IgnoredAny>();
     let mut start = 0;
     loop {
         match stream.next() {

@@ -43,7 +43,9 @@ impl FromStr for Ordering {
         match s {
             "helm" => Ok(Ordering::Helm),
             "documented" => Ok(Ordering::Documented),
-            other => Err(format!("unknown ordering `{other}` (use `helm` or `documented`)")),
+            other => Err(format!(
+                "unknown ordering `{other}` (use `helm` or `documented`)"
+            )),
         }
     }
 }
@@ -90,6 +92,11 @@ impl Catalog {
     /// The hooks of `event` in execution order. Fails when two of them are the same
     /// Kubernetes object, which Helm would apply twice in one event.
     pub fn plan(&self, event: Event, ordering: Ordering) -> Result<Plan, PlanError> {
+        self.clone().into_plan(event, ordering)
+    }
+
+    /// [`Catalog::plan`] without copying the hooks, for a single event.
+    pub fn into_plan(self, event: Event, ordering: Ordering) -> Result<Plan, PlanError> {
         let mut selected: Vec<usize> = (0..self.hooks.len())
             .filter(|&i| self.hooks[i].events.contains(&event))
             .collect();
@@ -110,17 +117,20 @@ impl Catalog {
             }),
         }
         let mut planned: Vec<PlannedHook> = Vec::with_capacity(selected.len());
-        let mut warnings = self.warnings.clone();
+        let mut warnings = self.warnings;
+        let mut hooks: Vec<Option<Hook>> = self.hooks.into_iter().map(Some).collect();
         for &index in &selected {
-            let hook = &self.hooks[index];
+            let Some(mut hook) = hooks[index].take() else {
+                continue;
+            };
             let tie_break = planned
                 .last()
                 .filter(|previous| previous.hook.weight == hook.weight)
-                .map(|previous| tie_break(&previous.hook, hook, ordering));
-            warnings.extend(self.hook_warnings[index].iter().cloned());
+                .map(|previous| tie_break(&previous.hook, &hook, ordering));
+            warnings.append(&mut hook.warnings);
             planned.push(PlannedHook {
                 position: planned.len() + 1,
-                hook: hook.clone(),
+                hook,
                 tie_break,
             });
         }
@@ -128,7 +138,7 @@ impl Catalog {
             event,
             ordering,
             hooks: planned,
-            skipped: self.skipped.clone(),
+            skipped: self.skipped,
             warnings,
         })
     }
@@ -173,8 +183,8 @@ fn check_duplicates(hooks: &[Hook], selected: &[usize], event: Event) -> Result<
             return Err(PlanError::DuplicateHook {
                 id: hook.id.clone(),
                 event,
-                first: first.location.clone(),
-                second: second.location.clone(),
+                first: Box::new(first.location.clone()),
+                second: Box::new(second.location.clone()),
             });
         }
     }

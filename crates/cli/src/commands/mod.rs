@@ -32,7 +32,7 @@ impl ManifestArgs {
 
 /// Parses an event name for clap, with the list of valid ones in the error.
 pub(crate) fn parse_event(value: &str) -> Result<hooks_plan::Event, String> {
-    value.parse().map_err(|e: hooks_plan::PlanError| {
-        format!("{e}; {}", e.hint().unwrap_or_default())
-    })
+    value
+        .parse()
+        .map_err(|e: hooks_plan::PlanError| format!("{e}; {}", e.hint().unwrap_or_default()))
 }

@@ -1,0 +1,5 @@
+//! End-to-end tests of the `kubectl-hooks` binary, one module per topic.
+
+mod bad_input;
+mod plan;
+mod util;

@@ -1,0 +1,41 @@
+//! Helpers shared by the topic modules.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The binary under test, run from the workspace root with a scrubbed environment so a
+/// developer's kubeconfig or cache never leaks in.
+pub fn kubectl_hooks() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-hooks"));
+    command
+        .current_dir(workspace_root())
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1");
+    command
+}
+
+pub fn run(args: &[&str]) -> Output {
+    kubectl_hooks().args(args).output().unwrap()
+}
+
+/// stdout, stderr and the exit code in one string, the shape snapshots use.
+pub fn transcript(output: &Output) -> String {
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        output
+            .status
+            .code()
+            .map_or("signal".into(), |c| c.to_string()),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+pub const EXAMPLE: &str = "examples/ledger/rendered.yaml";
