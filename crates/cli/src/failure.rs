@@ -53,6 +53,19 @@ impl From<hooks_plan::PlanError> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(error: std::io::Error) -> Failure {
+        // `kubectl hooks plan … | head` closes our stdout early: that is success, quietly.
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure::new(exit_codes::SUCCESS, error);
+        }
         Failure::new(exit_codes::INTERNAL_ERROR, error)
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(error: serde_json::Error) -> Failure {
+        match error.io_error_kind() {
+            Some(kind) => Failure::from(std::io::Error::from(kind)),
+            None => Failure::new(exit_codes::INTERNAL_ERROR, error),
+        }
     }
 }

@@ -53,6 +53,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     match result {
         Ok(code) => code,
+        Err(failure) if failure.code == exit_codes::SUCCESS => failure.code,
         Err(failure) => {
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "{}", failure.render());

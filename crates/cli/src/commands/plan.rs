@@ -52,8 +52,7 @@ impl PlanCommand {
                 }
             }
             PlanOutput::Json => {
-                serde_json::to_writer_pretty(&mut stdout, &plan)
-                    .map_err(|e| Failure::new(exit_codes::INTERNAL_ERROR, e))?;
+                serde_json::to_writer_pretty(&mut stdout, &plan)?;
                 writeln!(stdout)?;
             }
             PlanOutput::Yaml => {
