@@ -103,3 +103,27 @@ pub fn regex_escape(text: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn runs_as_a_kubectl_plugin() {
+    // kubectl finds `kubectl-hooks` on PATH and hands it the rest of the command line.
+    let binary_dir = std::path::Path::new(env!("CARGO_BIN_EXE_kubectl-hooks"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let home = tempfile::tempdir().unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(binary_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let output = std::process::Command::new("kubectl")
+        .args(["hooks", "plan", "test", "-f", EXAMPLE])
+        .current_dir(crate::util::workspace_root())
+        .env("PATH", path)
+        .env("HOME", home.path())
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("kubectl must be on PATH: run scripts/setup.sh");
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ledger-smoke-test"));
+}
