@@ -1,1 +1,38 @@
-//! Executes a hook plan against a Kubernetes cluster through kube-rs.
+//! Executes a hook plan against a Kubernetes cluster through kube-rs, the way Helm's
+//! `execHook` does: one hook at a time, `before-hook-creation` deletions waited for,
+//! Jobs and Pods waited on, delete and output-log policies applied after success or
+//! failure. Waits use watches that resume after a disconnect; transient API errors are
+//! retried, creates only after checking they did not land.
+//!
+//! ```no_run
+//! # async fn demo(plan: hooks_plan::Plan) -> Result<(), hooks_apply::ApplyError> {
+//! use hooks_apply::{ClientOptions, Connection, ExecuteOptions, Executor, NoEvents};
+//! let connection = Connection::connect(&ClientOptions::default()).await?;
+//! let mut executor = Executor::new(connection, ExecuteOptions::default());
+//! let cancel = tokio_util::sync::CancellationToken::new();
+//! let report = executor.run(&plan, &mut NoEvents, &cancel).await;
+//! assert!(report.succeeded());
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod discovery;
+mod error;
+mod events;
+mod execute;
+mod logs;
+mod report;
+mod retry;
+mod wait;
+
+pub use client::{ClientOptions, Connection};
+pub use error::{ApplyError, ErrorClass, ObjectRef, format_duration};
+pub use events::{Event, EventKind, EventSink, NoEvents};
+pub use execute::{
+    DryRun, ExecuteOptions, Executor, FIELD_MANAGER, RUN_ID_ANNOTATION, ShowLogs, new_run_id,
+};
+pub use report::{
+    DeleteReason, Deletion, DeletionResult, HookOutcome, HookReport, LogRecord, Report, RunOutcome,
+    format_timestamp,
+};
+pub use tokio_util::sync::CancellationToken;

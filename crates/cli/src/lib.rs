@@ -33,6 +33,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Plan(commands::plan::PlanCommand),
+    Run(commands::run::RunCommand),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -50,6 +51,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     let result = match cli.command {
         Command::Plan(command) => command.execute(),
+        Command::Run(command) => command.execute(),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,5 @@
 pub(crate) mod plan;
+pub(crate) mod run;
 
 use clap::Args;
 

@@ -113,7 +113,8 @@ fn runs_as_a_kubectl_plugin() {
         .to_owned();
     let home = tempfile::tempdir().unwrap();
     let path = std::env::join_paths(
-        std::iter::once(binary_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+        std::iter::once(binary_dir)
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
     )
     .unwrap();
     let output = std::process::Command::new("kubectl")

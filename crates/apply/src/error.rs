@@ -1,0 +1,314 @@
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A Kubernetes object as the executor addresses it: enough to name it in a message and to
+/// build the `kubectl` command that would act on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    pub api_version: String,
+    pub kind: String,
+    /// The plural resource name from discovery (`jobs`), empty when discovery never ran.
+    pub resource: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// `kind/name`, the form `kubectl` accepts on its command line.
+    pub fn kubectl_name(&self) -> String {
+        format!("{}/{}", self.kind.to_lowercase(), self.name)
+    }
+
+    /// `kubectl delete kind/name [-n ns]`: what a user can paste to clear the object.
+    pub fn kubectl_delete(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("kubectl delete {} -n {ns}", self.kubectl_name()),
+            None => format!("kubectl delete {}", self.kubectl_name()),
+        }
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.name)?;
+        if let Some(ns) = &self.namespace {
+            write!(f, " in namespace `{ns}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// How the CLI should treat an error; it maps these to exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorClass {
+    /// The input cannot be applied as written (unreadable manifest, bad kubeconfig).
+    BadInput,
+    /// The cluster refused or could not be reached.
+    Cluster,
+    /// A hook ran and failed, or did not finish in time.
+    HookFailed,
+    /// The user stopped the run.
+    Interrupted,
+}
+
+/// Everything that stops a run. Each variant names the hook and the object it was about,
+/// and [`ApplyError::hint`] says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("cannot load the kubeconfig{}", path.as_ref().map(|p| format!(" `{}`", p.display())).unwrap_or_default())]
+    Kubeconfig {
+        path: Option<PathBuf>,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+
+    #[error("no cluster configuration: no kubeconfig was found and this is not a pod in a cluster")]
+    NoConfig {
+        #[source]
+        source: kube::config::InferConfigError,
+    },
+
+    #[error("cannot build a client for `{server}`")]
+    Client {
+        server: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("hook {hook}: cannot read its manifest")]
+    Manifest {
+        hook: String,
+        #[source]
+        source: Box<hooks_plan::PlanError>,
+    },
+
+    #[error("hook {hook}: the cluster does not serve kind `{kind}` in `{api_version}`")]
+    UnknownKind {
+        hook: String,
+        api_version: String,
+        kind: String,
+    },
+
+    #[error("hook {hook}: API discovery of `{api_version}` failed")]
+    Discovery {
+        hook: String,
+        api_version: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("hook {hook}: {object} already exists")]
+    AlreadyExists {
+        hook: String,
+        object: Box<ObjectRef>,
+        /// CRDs are never deleted by a policy, so the usual advice does not apply.
+        never_deleted: bool,
+    },
+
+    #[error("hook {hook}: forbidden to {verb} {object}: {message}")]
+    Forbidden {
+        hook: String,
+        verb: &'static str,
+        object: Box<ObjectRef>,
+        message: String,
+    },
+
+    #[error("hook {hook}: the server rejected the credentials while trying to {verb} {object}")]
+    Unauthorized {
+        hook: String,
+        verb: &'static str,
+        object: Box<ObjectRef>,
+    },
+
+    #[error("hook {hook}: namespace `{namespace}` does not exist")]
+    NamespaceMissing { hook: String, namespace: String },
+
+    #[error("hook {hook}: cannot {verb} {object}")]
+    Api {
+        hook: String,
+        verb: &'static str,
+        object: Box<ObjectRef>,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("hook {hook} failed: {reason}")]
+    HookFailed { hook: String, reason: String },
+
+    #[error("hook {hook}: timed out after {} waiting for {what}", format_duration(*timeout))]
+    Timeout {
+        hook: String,
+        what: String,
+        timeout: Duration,
+    },
+
+    #[error("interrupted{}", hook.as_ref().map(|h| format!(" while hook {h} was running")).unwrap_or_default())]
+    Interrupted { hook: Option<String> },
+}
+
+impl ApplyError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ApplyError::Kubeconfig { .. } | ApplyError::Manifest { .. } => ErrorClass::BadInput,
+            ApplyError::HookFailed { .. } | ApplyError::Timeout { .. } => ErrorClass::HookFailed,
+            ApplyError::Interrupted { .. } => ErrorClass::Interrupted,
+            _ => ErrorClass::Cluster,
+        }
+    }
+
+    /// The hook the error is about, when there is one.
+    pub fn hook(&self) -> Option<&str> {
+        match self {
+            ApplyError::Manifest { hook, .. }
+            | ApplyError::UnknownKind { hook, .. }
+            | ApplyError::Discovery { hook, .. }
+            | ApplyError::AlreadyExists { hook, .. }
+            | ApplyError::Forbidden { hook, .. }
+            | ApplyError::Unauthorized { hook, .. }
+            | ApplyError::NamespaceMissing { hook, .. }
+            | ApplyError::Api { hook, .. }
+            | ApplyError::HookFailed { hook, .. }
+            | ApplyError::Timeout { hook, .. } => Some(hook),
+            ApplyError::Interrupted { hook } => hook.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            ApplyError::Kubeconfig { .. } => {
+                "check `--kubeconfig`, `KUBECONFIG` and `--context`; `kubectl config view` shows what kubectl reads".into()
+            }
+            ApplyError::NoConfig { .. } => {
+                "pass `--kubeconfig FILE` or set `KUBECONFIG`".into()
+            }
+            ApplyError::Client { .. } => {
+                "check the cluster's certificate settings in the kubeconfig".into()
+            }
+            ApplyError::Manifest { .. } => return None,
+            ApplyError::UnknownKind { kind, .. } => format!(
+                "install the CustomResourceDefinition for `{kind}` first (a lower-weight hook may create it), or check the apiVersion; `kubectl api-resources` lists what the cluster serves"
+            ),
+            ApplyError::Discovery { .. } => {
+                "check that the cluster is reachable: `kubectl version`".into()
+            }
+            ApplyError::AlreadyExists {
+                object,
+                never_deleted: true,
+                ..
+            } => format!(
+                "CustomResourceDefinition hooks are never deleted by a policy; delete it yourself if it must be recreated: `{}`",
+                object.kubectl_delete()
+            ),
+            ApplyError::AlreadyExists { object, .. } => format!(
+                "it was probably left by an earlier run; add `before-hook-creation` to the hook's `helm.sh/hook-delete-policy`, or delete it: `{}`",
+                object.kubectl_delete()
+            ),
+            ApplyError::Forbidden { verb, object, .. } => {
+                let ns = object
+                    .namespace
+                    .as_ref()
+                    .map(|ns| format!(" -n {ns}"))
+                    .unwrap_or_default();
+                format!(
+                    "check the RBAC rules of the identity in your kubeconfig: `kubectl auth can-i {verb} {}{ns}`",
+                    if object.resource.is_empty() {
+                        object.kind.to_lowercase()
+                    } else {
+                        object.resource.clone()
+                    }
+                )
+            }
+            ApplyError::Unauthorized { .. } => {
+                "the kubeconfig's credentials were refused; refresh them (`kubectl get --raw /version` to test)".into()
+            }
+            ApplyError::NamespaceMissing { namespace, .. } => {
+                format!("create it first (`kubectl create namespace {namespace}`) or pass `-n` with an existing one")
+            }
+            ApplyError::Api { .. } => return None,
+            ApplyError::HookFailed { .. } => {
+                "the hook's logs are shown above when it was a Job or a Pod; `--show-logs always` shows them for every hook".into()
+            }
+            ApplyError::Timeout { .. } => {
+                "raise `--timeout` if the hook needs longer, or check why it is stuck: `kubectl describe`".into()
+            }
+            ApplyError::Interrupted { .. } => return None,
+        })
+    }
+}
+
+/// `1.5s`, `250ms`, `5m`, `1h30m`: the forms `--timeout` accepts, so a message can be pasted
+/// back as a flag.
+pub fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        return format!("{millis}ms");
+    }
+    let secs = duration.as_secs();
+    if !millis.is_multiple_of(1000) && secs < 60 {
+        return format!("{:.1}s", duration.as_secs_f64());
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// The HTTP code of an API error; kube leaves `code` at 0 when the server's Status omitted
+/// it, so fall back to the reason the way client-go does.
+pub(crate) fn status_code(error: &kube::Error) -> Option<u16> {
+    let kube::Error::Api(status) = error else {
+        return None;
+    };
+    if status.code != 0 {
+        return Some(status.code);
+    }
+    Some(match status.reason.as_str() {
+        "NotFound" => 404,
+        "AlreadyExists" | "Conflict" => 409,
+        "Forbidden" => 403,
+        "Unauthorized" => 401,
+        "Gone" | "Expired" => 410,
+        "TooManyRequests" => 429,
+        "Invalid" => 422,
+        "BadRequest" => 400,
+        "ServiceUnavailable" => 503,
+        "Timeout" | "ServerTimeout" => 504,
+        "InternalError" => 500,
+        _ => return None,
+    })
+}
+
+pub(crate) fn status_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_flags() {
+        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(format_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+    }
+}

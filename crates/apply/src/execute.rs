@@ -1,0 +1,1055 @@
+//! Helm's `execHook`, over kube-rs: one hook at a time, in plan order.
+
+use std::time::{Duration, SystemTime};
+
+use hooks_plan::{BEFORE_HOOK_CREATION, HOOK_FAILED, HOOK_SUCCEEDED, Hook, Plan};
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams, PropagationPolicy};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::discovery::{Discovery, Resolved};
+use crate::error::{format_duration, status_code, status_message};
+use crate::events::{Emit, Emitter, EventKind, EventSink};
+use crate::report::{
+    DeleteReason, Deletion, DeletionResult, HookOutcome, HookReport, Report, RunOutcome,
+};
+use crate::retry::{Backoff, CallError, Guard, Halt, is_status, is_transient};
+use crate::wait::{Completion, UntilGone, Waitable, watch_object};
+use crate::{ApplyError, Connection, ObjectRef};
+
+/// Set on every object the executor creates, so that after an ambiguous create (the
+/// connection broke, the server answered 5xx) it can tell its own object from a stranger.
+pub const RUN_ID_ANNOTATION: &str = "hooks.kubectl-hooks.dev/run-id";
+pub const FIELD_MANAGER: &str = "kubectl-hooks";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DryRun {
+    #[default]
+    None,
+    /// No mutating request at all; reads (discovery, GETs) say what would happen.
+    Client,
+    /// Creates and deletes are sent with `dryRun=All`, so the server validates them and
+    /// changes nothing; nothing is waited for.
+    Server,
+}
+
+/// Which hooks' container logs are shown, beyond what `helm.sh/hook-output-log-policy`
+/// asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShowLogs {
+    /// Failed Job and Pod hooks, plus what the chart asks for.
+    #[default]
+    Failed,
+    /// Every Job and Pod hook.
+    Always,
+    /// Only what the chart's output-log policy asks for (Helm's behaviour).
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecuteOptions {
+    /// Bounds each wait: a deletion, a create's retries, a Job or Pod finishing.
+    pub timeout: Duration,
+    pub dry_run: DryRun,
+    pub show_logs: ShowLogs,
+    /// How many lines of each container's log to show.
+    pub log_tail_lines: i64,
+    /// Written to [`RUN_ID_ANNOTATION`] on created objects.
+    pub run_id: String,
+}
+
+impl Default for ExecuteOptions {
+    fn default() -> Self {
+        ExecuteOptions {
+            timeout: Duration::from_secs(300),
+            dry_run: DryRun::None,
+            show_logs: ShowLogs::Failed,
+            log_tail_lines: 50,
+            run_id: new_run_id(),
+        }
+    }
+}
+
+/// A run id unique enough to recognise our own objects: time and process id, in hex.
+pub fn new_run_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{:016x}-{:x}", nanos as u64, std::process::id())
+}
+
+/// Applies plans to one cluster. Discovery results are kept between runs.
+pub struct Executor {
+    connection: Connection,
+    options: ExecuteOptions,
+    discovery: Discovery,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("connection", &self.connection)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A hook resolved against the cluster.
+struct Target {
+    api: Api<DynamicObject>,
+    object: ObjectRef,
+    body: DynamicObject,
+    waitable: Option<Waitable>,
+}
+
+/// What stopped a hook, and whether it left an object behind.
+struct Stop {
+    error: ApplyError,
+    created: bool,
+}
+
+impl Executor {
+    pub fn new(connection: Connection, options: ExecuteOptions) -> Executor {
+        Executor {
+            connection,
+            options,
+            discovery: Discovery::default(),
+        }
+    }
+
+    pub fn options(&self) -> &ExecuteOptions {
+        &self.options
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Runs the plan's hooks in order and reports what happened. Never returns early
+    /// without a report: failures, API errors and Ctrl-C end up in [`Report::error`].
+    pub async fn run(
+        &mut self,
+        plan: &Plan,
+        sink: &mut dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Report {
+        let emitter = Emitter::new(sink);
+        let started = SystemTime::now();
+        let clock = Instant::now();
+        emitter.emit(
+            None,
+            None,
+            EventKind::RunStarted {
+                hooks: plan.hooks.len(),
+                namespace: self.connection.namespace.clone(),
+                server: self.connection.server.clone(),
+            },
+        );
+        let mut run = RunState {
+            hooks: plan.hooks.iter().map(|p| &p.hook).collect(),
+            reports: plan
+                .hooks
+                .iter()
+                .map(|p| HookReport {
+                    position: p.position,
+                    id: p.hook.id.clone(),
+                    object: ObjectRef {
+                        api_version: p.hook.api_version.clone(),
+                        kind: p.hook.kind.clone(),
+                        resource: String::new(),
+                        namespace: p.hook.namespace.clone(),
+                        name: p.hook.name.clone(),
+                    },
+                    started_at: None,
+                    ended_at: None,
+                    duration: None,
+                    outcome: HookOutcome::NotRun,
+                    message: None,
+                    uid: None,
+                    deletions: Vec::new(),
+                    logs: Vec::new(),
+                    dry_run_actions: Vec::new(),
+                })
+                .collect(),
+            targets: plan.hooks.iter().map(|_| None).collect(),
+            created: plan.hooks.iter().map(|_| None).collect(),
+            emitter: &emitter,
+            cancel,
+        };
+
+        let mut error = None;
+        let mut failed_at = None;
+        for index in 0..run.hooks.len() {
+            if cancel.is_cancelled() {
+                error = Some(ApplyError::Interrupted { hook: None });
+                break;
+            }
+            if let Err(stop) = self.run_hook(&mut run, index).await {
+                failed_at = Some((index, stop.created));
+                error = Some(stop.error);
+                break;
+            }
+        }
+
+        let interrupted = matches!(error, Some(ApplyError::Interrupted { .. }));
+        if !interrupted && self.options.dry_run == DryRun::None {
+            let cleanup = match failed_at {
+                Some((index, created)) => self.after_failure(&mut run, index, created).await,
+                None => self.after_success(&mut run).await,
+            };
+            if let Err(interrupt) = cleanup {
+                error = Some(interrupt);
+            }
+        }
+
+        let outcome = match &error {
+            None => RunOutcome::Succeeded,
+            Some(e) => match e.class() {
+                crate::ErrorClass::HookFailed => RunOutcome::Failed,
+                crate::ErrorClass::Interrupted => RunOutcome::Interrupted,
+                _ => RunOutcome::Error,
+            },
+        };
+        let left_in_cluster = run
+            .created
+            .iter()
+            .zip(&run.reports)
+            .filter(|(created, _)| created.is_some())
+            .map(|(_, report)| report.object.clone())
+            .collect();
+        Report {
+            event: plan.event,
+            run_id: self.options.run_id.clone(),
+            server: self.connection.server.clone(),
+            namespace: self.connection.namespace.clone(),
+            dry_run: self.options.dry_run,
+            started_at: started,
+            ended_at: SystemTime::now(),
+            duration: clock.elapsed(),
+            outcome,
+            hooks: run.reports,
+            left_in_cluster,
+            error,
+        }
+    }
+
+    async fn run_hook(&mut self, run: &mut RunState<'_>, index: usize) -> Result<(), Stop> {
+        let started = Instant::now();
+        run.reports[index].started_at = Some(SystemTime::now());
+        run.reports[index].outcome = HookOutcome::Running;
+        run.emit(
+            index,
+            EventKind::HookStarted {
+                total: run.hooks.len(),
+            },
+        );
+        let result = self.hook_steps(run, index).await;
+        let report = &mut run.reports[index];
+        report.ended_at = Some(SystemTime::now());
+        report.duration = Some(started.elapsed());
+        let (outcome, message) = match &result {
+            Ok(outcome) => (*outcome, None),
+            Err(stop) => (
+                match &stop.error {
+                    ApplyError::HookFailed { .. } => HookOutcome::Failed,
+                    ApplyError::Timeout { .. } => HookOutcome::TimedOut,
+                    ApplyError::Interrupted { .. } => HookOutcome::Interrupted,
+                    _ => HookOutcome::Error,
+                },
+                Some(stop.error.to_string()),
+            ),
+        };
+        report.outcome = outcome;
+        report.message.clone_from(&message);
+        let duration = started.elapsed();
+        run.emit(
+            index,
+            EventKind::HookFinished {
+                outcome,
+                message,
+                duration,
+            },
+        );
+        result.map(|_| ())
+    }
+
+    /// before-hook-creation, create, wait.
+    async fn hook_steps(
+        &mut self,
+        run: &mut RunState<'_>,
+        index: usize,
+    ) -> Result<HookOutcome, Stop> {
+        let hook = run.hooks[index];
+        let stop = |error| Stop {
+            error,
+            created: false,
+        };
+        let target = self.resolve(run, index).await.map_err(stop)?;
+        run.reports[index].object = target.object.clone();
+
+        match self.options.dry_run {
+            DryRun::Client => {
+                let actions = self
+                    .client_dry_run(run, index, &target)
+                    .await
+                    .map_err(stop)?;
+                run.reports[index].dry_run_actions.clone_from(&actions);
+                run.emit(index, EventKind::DryRun { actions });
+                run.targets[index] = Some(target);
+                return Ok(HookOutcome::DryRun);
+            }
+            DryRun::Server => {
+                let actions = self
+                    .server_dry_run(run, index, &target)
+                    .await
+                    .map_err(stop)?;
+                run.reports[index].dry_run_actions.clone_from(&actions);
+                run.emit(index, EventKind::DryRun { actions });
+                run.targets[index] = Some(target);
+                return Ok(HookOutcome::DryRun);
+            }
+            DryRun::None => {}
+        }
+
+        if hook.has_delete_policy(BEFORE_HOOK_CREATION) && !hook.is_never_deleted() {
+            self.delete(run, index, &target, DeleteReason::BeforeHookCreation)
+                .await
+                .map_err(stop)?;
+        }
+
+        let created = self.create(run, index, &target).await.map_err(stop)?;
+        run.reports[index].uid.clone_from(&created.metadata.uid);
+        run.created[index] = Some(created.clone());
+        run.emit(
+            index,
+            EventKind::Created {
+                object: target.object.clone(),
+            },
+        );
+        let waitable = target.waitable;
+        run.targets[index] = Some(target);
+        let Some(mut waitable) = waitable else {
+            return Ok(HookOutcome::Created);
+        };
+
+        let target = run.targets[index].as_ref().expect("set above");
+        run.emit(
+            index,
+            EventKind::Waiting {
+                object: target.object.clone(),
+            },
+        );
+        let deadline = Instant::now() + self.options.timeout;
+        let on_retry = run.retry_notifier(index);
+        let guard = Guard {
+            cancel: run.cancel,
+            deadline: Some(deadline),
+            on_retry: &on_retry,
+        };
+        let name = target.object.name.clone();
+        let waited = watch_object(
+            &target.api,
+            &name,
+            created.metadata.uid.clone(),
+            Some(created),
+            &guard,
+            &mut waitable,
+        )
+        .await;
+        let created_stop = |error| Stop {
+            error,
+            created: true,
+        };
+        match waited {
+            Ok(Completion::Succeeded) => Ok(HookOutcome::Succeeded),
+            Ok(Completion::Failed(reason)) => Err(created_stop(ApplyError::HookFailed {
+                hook: hook.id.clone(),
+                reason,
+            })),
+            Err(error) => Err(created_stop(self.call_error(
+                hook,
+                "watch",
+                &target.object,
+                error,
+                format!("{} to finish", target.object.kubectl_name()),
+            ))),
+        }
+    }
+
+    async fn resolve(&mut self, run: &RunState<'_>, index: usize) -> Result<Target, ApplyError> {
+        let hook = run.hooks[index];
+        let manifest = hook.manifest().map_err(|source| ApplyError::Manifest {
+            hook: hook.id.clone(),
+            source: Box::new(source),
+        })?;
+        let on_retry = run.retry_notifier(index);
+        let guard = Guard {
+            cancel: run.cancel,
+            deadline: Some(Instant::now() + self.options.timeout),
+            on_retry: &on_retry,
+        };
+        let resolved = self
+            .discovery
+            .resolve(
+                &self.connection.client,
+                &hook.api_version,
+                &hook.kind,
+                &guard,
+            )
+            .await;
+        let Resolved {
+            resource,
+            namespaced,
+        } = match resolved {
+            Ok(Some(resolved)) => resolved,
+            Ok(None) => {
+                return Err(ApplyError::UnknownKind {
+                    hook: hook.id.clone(),
+                    api_version: hook.api_version.clone(),
+                    kind: hook.kind.clone(),
+                });
+            }
+            Err(CallError::Halt(Halt::Cancelled)) => {
+                return Err(ApplyError::Interrupted {
+                    hook: Some(hook.id.clone()),
+                });
+            }
+            Err(CallError::Halt(Halt::TimedOut)) => {
+                return Err(ApplyError::Timeout {
+                    hook: hook.id.clone(),
+                    what: format!("discovery of `{}`", hook.api_version),
+                    timeout: self.options.timeout,
+                });
+            }
+            Err(CallError::Api(source)) => {
+                return Err(ApplyError::Discovery {
+                    hook: hook.id.clone(),
+                    api_version: hook.api_version.clone(),
+                    source,
+                });
+            }
+        };
+        let namespace = namespaced.then(|| {
+            hook.namespace
+                .clone()
+                .unwrap_or_else(|| self.connection.namespace.clone())
+        });
+        let body = self.body(hook, manifest, namespace.as_deref())?;
+        let api = match &namespace {
+            Some(ns) => Api::namespaced_with(self.connection.client.clone(), ns, &resource),
+            None => Api::all_with(self.connection.client.clone(), &resource),
+        };
+        Ok(Target {
+            api,
+            object: ObjectRef {
+                api_version: hook.api_version.clone(),
+                kind: hook.kind.clone(),
+                resource: resource.plural.clone(),
+                namespace,
+                name: hook.name.clone(),
+            },
+            body,
+            waitable: Waitable::of(&resource.group, &resource.kind),
+        })
+    }
+
+    /// The manifest as sent: in its namespace (cluster-scoped objects carry none), marked
+    /// with the run id.
+    fn body(
+        &self,
+        hook: &Hook,
+        mut manifest: Value,
+        namespace: Option<&str>,
+    ) -> Result<DynamicObject, ApplyError> {
+        if let Some(metadata) = manifest.get_mut("metadata").and_then(Value::as_object_mut) {
+            match namespace {
+                Some(ns) => {
+                    metadata.insert("namespace".into(), Value::String(ns.to_owned()));
+                }
+                None => {
+                    metadata.remove("namespace");
+                }
+            }
+            let annotations = metadata
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(annotations) = annotations.as_object_mut() {
+                annotations.insert(
+                    RUN_ID_ANNOTATION.into(),
+                    Value::String(self.options.run_id.clone()),
+                );
+            }
+        }
+        serde_json::from_value(manifest).map_err(|e| ApplyError::HookFailed {
+            hook: hook.id.clone(),
+            reason: format!("its manifest is not a Kubernetes object: {e}"),
+        })
+    }
+
+    /// Deletes the hook's object (background propagation) and waits until it is gone.
+    async fn delete(
+        &self,
+        run: &mut RunState<'_>,
+        index: usize,
+        target: &Target,
+        reason: DeleteReason,
+    ) -> Result<DeletionResult, ApplyError> {
+        let hook = run.hooks[index];
+        let started_at = SystemTime::now();
+        let started = Instant::now();
+        run.emit(
+            index,
+            EventKind::Deleting {
+                object: target.object.clone(),
+                reason,
+            },
+        );
+        let result = self.delete_and_wait(run, index, target).await;
+        let (result, message) = match result {
+            Ok(existed) => (
+                if existed {
+                    DeletionResult::Deleted
+                } else {
+                    DeletionResult::NotFound
+                },
+                None,
+            ),
+            Err(error) => {
+                let error = self.call_error(
+                    hook,
+                    "delete",
+                    &target.object,
+                    error,
+                    format!("{} to be deleted", target.object.kubectl_name()),
+                );
+                run.reports[index].deletions.push(Deletion {
+                    reason,
+                    started_at,
+                    ended_at: SystemTime::now(),
+                    result: DeletionResult::Failed,
+                    message: Some(error.to_string()),
+                });
+                return Err(error);
+            }
+        };
+        if result == DeletionResult::Deleted && reason != DeleteReason::BeforeHookCreation {
+            run.created[index] = None;
+        }
+        run.reports[index].deletions.push(Deletion {
+            reason,
+            started_at,
+            ended_at: SystemTime::now(),
+            result,
+            message,
+        });
+        run.emit(
+            index,
+            EventKind::Deleted {
+                object: target.object.clone(),
+                reason,
+                existed: result == DeletionResult::Deleted,
+                waited: started.elapsed(),
+            },
+        );
+        Ok(result)
+    }
+
+    /// `Ok(true)` when there was an object and it is now gone.
+    async fn delete_and_wait(
+        &self,
+        run: &RunState<'_>,
+        index: usize,
+        target: &Target,
+    ) -> Result<bool, CallError> {
+        let on_retry = run.retry_notifier(index);
+        let guard = Guard {
+            cancel: run.cancel,
+            deadline: Some(Instant::now() + self.options.timeout),
+            on_retry: &on_retry,
+        };
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..DeleteParams::default()
+        };
+        let name = &target.object.name;
+        let deleted = guard
+            .call(
+                &format!("delete {}", target.object.kubectl_name()),
+                || async {
+                    match target.api.delete(name, &params).await {
+                        Ok(response) => Ok(Some(response)),
+                        Err(e) if is_status(&e, 404) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                },
+            )
+            .await?;
+        let Some(response) = deleted else {
+            return Ok(false);
+        };
+        // The DELETE's answer does not say whether the object is gone (finalizers, a
+        // graceful deletion); a list by name does, and gives the version to watch from.
+        let uid = response.left().and_then(|o| o.metadata.uid).or_else(|| {
+            run.created[index]
+                .as_ref()
+                .and_then(|o| o.metadata.uid.clone())
+        });
+        watch_object(&target.api, name, uid, None, &guard, &mut UntilGone).await?;
+        Ok(true)
+    }
+
+    /// Creates the object. After a transient failure the create may or may not have
+    /// happened, so it is repeated only once a GET shows the object is not there; an object
+    /// that is there and carries this run's id is the one we created.
+    async fn create(
+        &self,
+        run: &RunState<'_>,
+        index: usize,
+        target: &Target,
+    ) -> Result<DynamicObject, ApplyError> {
+        let hook = run.hooks[index];
+        let on_retry = run.retry_notifier(index);
+        let guard = Guard {
+            cancel: run.cancel,
+            deadline: Some(Instant::now() + self.options.timeout),
+            on_retry: &on_retry,
+        };
+        let what = format!("{} to be created", target.object.kubectl_name());
+        let fail = |verb, error| self.call_error(hook, verb, &target.object, error, what.clone());
+        let params = PostParams {
+            dry_run: false,
+            field_manager: Some(FIELD_MANAGER.into()),
+        };
+        let mut backoff = Backoff::default();
+        loop {
+            let attempt = guard
+                .bound(target.api.create(&params, &target.body))
+                .await
+                .map_err(|h| fail("create", CallError::Halt(h)))?;
+            match attempt {
+                Ok(created) => return Ok(created),
+                Err(error) if is_status(&error, 409) && backoff.attempt == 0 => {
+                    return Err(self.already_exists(hook, target));
+                }
+                Err(error) if is_transient(&error) || is_status(&error, 409) => {
+                    let Some(delay) = backoff.next() else {
+                        return Err(fail("create", CallError::Api(error)));
+                    };
+                    on_retry(
+                        &format!("create {}", target.object.kubectl_name()),
+                        &error,
+                        backoff.attempt,
+                        delay,
+                    );
+                    guard
+                        .pause(delay)
+                        .await
+                        .map_err(|h| fail("create", CallError::Halt(h)))?;
+                    let existing = guard
+                        .call(&format!("get {}", target.object.kubectl_name()), || async {
+                            match target.api.get(&target.object.name).await {
+                                Ok(object) => Ok(Some(object)),
+                                Err(e) if is_status(&e, 404) => Ok(None),
+                                Err(e) => Err(e),
+                            }
+                        })
+                        .await
+                        .map_err(|e| fail("get", e))?;
+                    match existing {
+                        Some(object) if self.is_ours(&object) => return Ok(object),
+                        Some(_) => return Err(self.already_exists(hook, target)),
+                        None => continue,
+                    }
+                }
+                Err(error) => return Err(fail("create", CallError::Api(error))),
+            }
+        }
+    }
+
+    fn is_ours(&self, object: &DynamicObject) -> bool {
+        object
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(RUN_ID_ANNOTATION))
+            .is_some_and(|id| *id == self.options.run_id)
+    }
+
+    fn already_exists(&self, hook: &Hook, target: &Target) -> ApplyError {
+        ApplyError::AlreadyExists {
+            hook: hook.id.clone(),
+            object: Box::new(target.object.clone()),
+            never_deleted: hook.is_never_deleted(),
+        }
+    }
+
+    /// Names the request, the hook and the object in an API error.
+    fn call_error(
+        &self,
+        hook: &Hook,
+        verb: &'static str,
+        object: &ObjectRef,
+        error: CallError,
+        waiting_for: String,
+    ) -> ApplyError {
+        let hook_id = hook.id.clone();
+        match error {
+            CallError::Halt(Halt::Cancelled) => ApplyError::Interrupted {
+                hook: Some(hook_id),
+            },
+            CallError::Halt(Halt::TimedOut) => ApplyError::Timeout {
+                hook: hook_id,
+                what: waiting_for,
+                timeout: self.options.timeout,
+            },
+            CallError::Api(error) => match status_code(&error) {
+                Some(403) => ApplyError::Forbidden {
+                    hook: hook_id,
+                    verb,
+                    object: Box::new(object.clone()),
+                    message: status_message(&error),
+                },
+                Some(401) => ApplyError::Unauthorized {
+                    hook: hook_id,
+                    verb,
+                    object: Box::new(object.clone()),
+                },
+                Some(404) if namespace_missing(&error) => ApplyError::NamespaceMissing {
+                    hook: hook_id,
+                    namespace: object.namespace.clone().unwrap_or_default(),
+                },
+                _ => ApplyError::Api {
+                    hook: hook_id,
+                    verb,
+                    object: Box::new(object.clone()),
+                    source: error,
+                },
+            },
+        }
+    }
+
+    /// Reads only: says whether the object exists and what a real run would do.
+    async fn client_dry_run(
+        &self,
+        run: &RunState<'_>,
+        index: usize,
+        target: &Target,
+    ) -> Result<Vec<String>, ApplyError> {
+        let hook = run.hooks[index];
+        let on_retry = run.retry_notifier(index);
+        let guard = Guard {
+            cancel: run.cancel,
+            deadline: Some(Instant::now() + self.options.timeout),
+            on_retry: &on_retry,
+        };
+        let name = target.object.kubectl_name();
+        let exists = guard
+            .call(&format!("get {name}"), || async {
+                match target.api.get(&target.object.name).await {
+                    Ok(_) => Ok(true),
+                    Err(e) if is_status(&e, 404) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map_err(|e| {
+                self.call_error(hook, "get", &target.object, e, format!("{name} to be read"))
+            })?;
+        let replace = hook.has_delete_policy(BEFORE_HOOK_CREATION) && !hook.is_never_deleted();
+        let mut actions = Vec::new();
+        match (exists, replace) {
+            (true, true) => actions.push(format!(
+                "would delete the existing {name} (before-hook-creation) and wait until it is gone"
+            )),
+            (true, false) => return Err(self.already_exists(hook, target)),
+            (false, _) => {}
+        }
+        actions.push(format!("would create {}", target.object));
+        self.describe_rest(hook, target, &mut actions);
+        Ok(actions)
+    }
+
+    /// The server validates the delete and the create (`dryRun=All`); nothing changes.
+    async fn server_dry_run(
+        &self,
+        run: &RunState<'_>,
+        index: usize,
+        target: &Target,
+    ) -> Result<Vec<String>, ApplyError> {
+        let hook = run.hooks[index];
+        let on_retry = run.retry_notifier(index);
+        let guard = Guard {
+            cancel: run.cancel,
+            deadline: Some(Instant::now() + self.options.timeout),
+            on_retry: &on_retry,
+        };
+        let name = target.object.kubectl_name();
+        let mut actions = Vec::new();
+        let mut existed = false;
+        if hook.has_delete_policy(BEFORE_HOOK_CREATION) && !hook.is_never_deleted() {
+            let params = DeleteParams {
+                dry_run: true,
+                propagation_policy: Some(PropagationPolicy::Background),
+                ..DeleteParams::default()
+            };
+            existed = guard
+                .call(&format!("delete {name} (dry run)"), || async {
+                    match target.api.delete(&target.object.name, &params).await {
+                        Ok(_) => Ok(true),
+                        Err(e) if is_status(&e, 404) => Ok(false),
+                        Err(e) => Err(e),
+                    }
+                })
+                .await
+                .map_err(|e| {
+                    self.call_error(
+                        hook,
+                        "delete",
+                        &target.object,
+                        e,
+                        format!("{name} to be deleted"),
+                    )
+                })?;
+            if existed {
+                actions.push(format!(
+                    "would delete the existing {name} (before-hook-creation; the server accepted the deletion)"
+                ));
+            }
+        }
+        let params = PostParams {
+            dry_run: true,
+            field_manager: Some(FIELD_MANAGER.into()),
+        };
+        // Not retried after an ambiguous failure: a dry-run create changes nothing, so
+        // repeating it is safe.
+        let created = guard
+            .call(&format!("create {name} (dry run)"), || async {
+                match target.api.create(&params, &target.body).await {
+                    Ok(_) => Ok(true),
+                    // The dry-run delete did not really remove it, so the create collides.
+                    Err(e) if existed && is_status(&e, 409) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+            .await;
+        match created {
+            Ok(_) => actions.push(format!(
+                "would create {} (the server accepted it)",
+                target.object
+            )),
+            Err(CallError::Api(e)) if is_status(&e, 409) => {
+                return Err(self.already_exists(hook, target));
+            }
+            Err(e) => {
+                return Err(self.call_error(
+                    hook,
+                    "create",
+                    &target.object,
+                    e,
+                    format!("{name} to be created"),
+                ));
+            }
+        }
+        self.describe_rest(hook, target, &mut actions);
+        Ok(actions)
+    }
+
+    fn describe_rest(&self, hook: &Hook, target: &Target, actions: &mut Vec<String>) {
+        if let Some(waitable) = target.waitable {
+            actions.push(format!(
+                "would wait up to {} for the {} to {}",
+                format_duration(self.options.timeout),
+                target.object.kind,
+                match waitable {
+                    Waitable::Job => "complete",
+                    Waitable::Pod => "succeed",
+                }
+            ));
+        }
+        if hook.is_never_deleted() {
+            return;
+        }
+        if hook.has_delete_policy(HOOK_SUCCEEDED) {
+            actions.push("would delete it if the event succeeds (hook-succeeded)".into());
+        }
+        if hook.has_delete_policy(HOOK_FAILED) {
+            actions.push("would delete it if it fails (hook-failed)".into());
+        }
+    }
+
+    /// Helm after a failed hook: its logs, its deletion on `hook-failed`, and the deletion
+    /// of the hooks before it that ask for `hook-succeeded`. Only Ctrl-C stops the
+    /// clean-up; other errors are reported on the deletion and the clean-up goes on.
+    async fn after_failure(
+        &self,
+        run: &mut RunState<'_>,
+        index: usize,
+        created: bool,
+    ) -> Result<(), ApplyError> {
+        let hook = run.hooks[index];
+        if created {
+            let wanted = hook.has_output_log_policy(HOOK_FAILED)
+                || matches!(self.options.show_logs, ShowLogs::Failed | ShowLogs::Always);
+            if wanted {
+                self.show_logs(run, index).await;
+            }
+            if hook.has_delete_policy(HOOK_FAILED) && !hook.is_never_deleted() {
+                self.cleanup_delete(run, index, DeleteReason::HookFailed)
+                    .await?;
+            }
+        }
+        for earlier in 0..index {
+            let earlier_hook = run.hooks[earlier];
+            if run.created[earlier].is_some()
+                && earlier_hook.has_delete_policy(HOOK_SUCCEEDED)
+                && !earlier_hook.is_never_deleted()
+            {
+                self.cleanup_delete(run, earlier, DeleteReason::HookSucceeded)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Helm after every hook succeeded: in reverse order, logs for `hook-succeeded`
+    /// output-log policies and deletion for `hook-succeeded` delete policies.
+    async fn after_success(&self, run: &mut RunState<'_>) -> Result<(), ApplyError> {
+        for index in (0..run.hooks.len()).rev() {
+            let hook = run.hooks[index];
+            if run.created[index].is_none() {
+                continue;
+            }
+            if hook.has_output_log_policy(HOOK_SUCCEEDED)
+                || self.options.show_logs == ShowLogs::Always
+            {
+                self.show_logs(run, index).await;
+            }
+            if hook.has_delete_policy(HOOK_SUCCEEDED) && !hook.is_never_deleted() {
+                self.cleanup_delete(run, index, DeleteReason::HookSucceeded)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A policy deletion after the hooks ran: failures become warnings, Ctrl-C stops.
+    async fn cleanup_delete(
+        &self,
+        run: &mut RunState<'_>,
+        index: usize,
+        reason: DeleteReason,
+    ) -> Result<(), ApplyError> {
+        let Some(target) = run.targets[index].take() else {
+            return Ok(());
+        };
+        let result = self.delete(run, index, &target, reason).await;
+        run.targets[index] = Some(target);
+        match result {
+            Ok(_) => Ok(()),
+            Err(error @ ApplyError::Interrupted { .. }) => Err(error),
+            Err(error) => {
+                run.emit(
+                    index,
+                    EventKind::Warning {
+                        message: format!("clean-up ({}) failed: {error}", reason.as_str()),
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
+
+    async fn show_logs(&self, run: &mut RunState<'_>, index: usize) {
+        let (Some(target), Some(object)) = (&run.targets[index], &run.created[index]) else {
+            return;
+        };
+        let (Some(waitable), Some(namespace)) = (target.waitable, &target.object.namespace) else {
+            return;
+        };
+        let (records, problems) = {
+            let on_retry = run.retry_notifier(index);
+            let guard = Guard {
+                cancel: run.cancel,
+                deadline: Some(Instant::now() + self.options.timeout),
+                on_retry: &on_retry,
+            };
+            crate::logs::collect(
+                &self.connection.client,
+                namespace,
+                waitable,
+                object,
+                self.options.log_tail_lines,
+                &guard,
+            )
+            .await
+        };
+        for record in &records {
+            run.emit(
+                index,
+                EventKind::LogLines {
+                    pod: record.pod.clone(),
+                    container: record.container.clone(),
+                    lines: record.lines.clone(),
+                },
+            );
+        }
+        for message in problems {
+            run.emit(index, EventKind::Warning { message });
+        }
+        run.reports[index].logs.extend(records);
+    }
+}
+
+/// A 404 on a create in a namespace that does not exist says so in its details.
+fn namespace_missing(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => status
+            .details
+            .as_ref()
+            .is_some_and(|d| d.kind == "namespaces"),
+        _ => false,
+    }
+}
+
+/// The state of one run, shared by the steps.
+struct RunState<'a> {
+    hooks: Vec<&'a Hook>,
+    reports: Vec<HookReport>,
+    targets: Vec<Option<Target>>,
+    /// The object this run created for each hook, while it is still there.
+    created: Vec<Option<DynamicObject>>,
+    emitter: &'a (dyn Emit + Sync + 'a),
+    cancel: &'a CancellationToken,
+}
+
+impl RunState<'_> {
+    fn emit(&self, index: usize, kind: EventKind) {
+        self.emitter.emit(
+            Some(self.reports[index].position),
+            Some(&self.reports[index].id),
+            kind,
+        );
+    }
+
+    fn retry_notifier(
+        &self,
+        index: usize,
+    ) -> impl Fn(&str, &kube::Error, u32, Duration) + Sync + '_ {
+        move |what: &str, error: &kube::Error, attempt: u32, delay: Duration| {
+            self.emit(
+                index,
+                EventKind::Retrying {
+                    what: what.to_owned(),
+                    error: status_message(error),
+                    attempt,
+                    delay,
+                },
+            )
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! `kubectl hooks run`: plan → policies → apply, with progress on stderr and a JSON report.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use hooks_apply::{
+    ApplyError, ClientOptions, Connection, DryRun, ErrorClass, Event, EventKind, EventSink,
+    ExecuteOptions, Executor, HookOutcome, Report, ShowLogs, format_duration,
+};
+use hooks_plan::{Event as HookEvent, Ordering, Plan};
+use serde::Serialize;
+
+use super::{ManifestArgs, parse_event};
+use crate::{Failure, exit_codes};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RunOutput {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DryRunArg {
+    None,
+    Client,
+    Server,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ShowLogsArg {
+    /// Failed Job and Pod hooks, and whatever `helm.sh/hook-output-log-policy` asks for.
+    Failed,
+    /// Every Job and Pod hook.
+    Always,
+    /// Only what `helm.sh/hook-output-log-policy` asks for, like Helm.
+    Never,
+}
+
+/// Run the hooks of one event against the cluster, one at a time, like Helm.
+///
+/// Each hook's old object is deleted first when its delete policy has
+/// `before-hook-creation` (the default), then it is created; Jobs are waited on until
+/// Complete or Failed, Pods until Succeeded or Failed. A failed hook stops the event.
+/// Exit codes: 0 success, 2 bad input, 3 denied by a policy, 4 policy error, 5 a hook
+/// failed or timed out, 6 cluster or API error, 130 interrupted.
+#[derive(Debug, Args)]
+pub(crate) struct RunCommand {
+    /// The lifecycle event: pre-install, post-install, pre-upgrade, post-upgrade,
+    /// pre-delete, post-delete, pre-rollback, post-rollback or test.
+    #[arg(value_parser = parse_event)]
+    event: HookEvent,
+
+    #[command(flatten)]
+    manifests: ManifestArgs,
+
+    /// A policy component (`.wasm`) to run over the plan before anything is applied.
+    /// Repeatable.
+    #[arg(long = "policy", value_name = "FILE")]
+    policies: Vec<PathBuf>,
+
+    /// A policy configuration file (names, paths, settings, failure policy, limits).
+    #[arg(long, value_name = "FILE")]
+    policy_config: Option<PathBuf>,
+
+    /// The namespace for namespaced hooks whose manifest names none (default: the
+    /// context's namespace, else `default`).
+    #[arg(short, long)]
+    namespace: Option<String>,
+
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long)]
+    context: Option<String>,
+
+    /// The kubeconfig file (default: `KUBECONFIG`, else `~/.kube/config`, else the pod's
+    /// service account).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+
+    /// How long each wait may take: a deletion, a create, a Job or Pod finishing.
+    /// E.g. `500ms`, `30s`, `5m`, `1h`, `1m30s`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    timeout: Duration,
+
+    /// `client`: make no change, only read, and say what would be done. `server`: send
+    /// creates and deletes with `dryRun=All` and wait for nothing.
+    #[arg(long, value_enum, default_value_t = DryRunArg::None, num_args = 0..=1,
+          default_missing_value = "client", require_equals = false)]
+    dry_run: DryRunArg,
+
+    /// Whose container logs to print.
+    #[arg(long, value_enum, default_value_t = ShowLogsArg::Failed)]
+    show_logs: ShowLogsArg,
+
+    /// `text`: progress on stderr. `json`: progress on stderr and the report on stdout.
+    #[arg(short, long, value_enum, default_value_t = RunOutput::Text)]
+    output: RunOutput,
+
+    /// Also write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+
+    /// Tie-breaking among equal weights: `helm` is what Helm does (weight, name, kind,
+    /// input order); `documented` is what Helm's docs say (weight, kind, name).
+    #[arg(long, default_value_t = Ordering::Helm)]
+    ordering: Ordering,
+}
+
+/// What the policies decided about the plan, for the report.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Policing {
+    /// The policies that ran, in order.
+    pub policies: Vec<String>,
+    /// One entry per decision (a mutation, a reorder, a denial), as the sandbox reports it.
+    pub decisions: Vec<serde_json::Value>,
+}
+
+impl RunCommand {
+    pub(crate) fn execute(self) -> Result<i32, Failure> {
+        let plan = hooks_plan::plan_inputs(
+            &self.manifests.inputs(),
+            &self.manifests.options(),
+            self.event,
+            self.ordering,
+        )?;
+        {
+            let mut stderr = std::io::stderr().lock();
+            for warning in &plan.warnings {
+                writeln!(stderr, "warning: {warning}")?;
+            }
+        }
+        let (plan, policing) = self.police(plan)?;
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let report = runtime.block_on(self.apply(&plan))?;
+        self.finish(&plan, &policing, &report)
+    }
+
+    /// Runs the configured policies over the plan: the one place where policing happens,
+    /// so that a denial applies nothing.
+    fn police(&self, plan: Plan) -> Result<(Plan, Policing), Failure> {
+        if self.policies.is_empty() && self.policy_config.is_none() {
+            return Ok((plan, Policing::default()));
+        }
+        Err(Failure::new(
+            exit_codes::BAD_INPUT,
+            anyhow::anyhow!("`--policy` and `--policy-config` are not supported by this build yet"),
+        )
+        .with_hint(Some(
+            "run without policies, or use `kubectl hooks plan` to inspect the hooks".into(),
+        )))
+    }
+
+    async fn apply(&self, plan: &Plan) -> Result<Report, Failure> {
+        let connection = Connection::connect(&ClientOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+        })
+        .await
+        .map_err(apply_failure)?;
+        let options = ExecuteOptions {
+            timeout: self.timeout,
+            dry_run: match self.dry_run {
+                DryRunArg::None => DryRun::None,
+                DryRunArg::Client => DryRun::Client,
+                DryRunArg::Server => DryRun::Server,
+            },
+            show_logs: match self.show_logs {
+                ShowLogsArg::Failed => ShowLogs::Failed,
+                ShowLogsArg::Always => ShowLogs::Always,
+                ShowLogsArg::Never => ShowLogs::Never,
+            },
+            ..ExecuteOptions::default()
+        };
+        let mut executor = Executor::new(connection, options);
+        let cancel = hooks_apply::CancellationToken::new();
+        let interrupt = tokio::spawn({
+            let cancel = cancel.clone();
+            async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    cancel.cancel();
+                    // A second Ctrl-C means "now": the first one's clean stop is too slow.
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(exit_codes::INTERRUPTED);
+                    }
+                }
+            }
+        });
+        let mut progress = Progress::new(plan.event);
+        let report = executor.run(plan, &mut progress, &cancel).await;
+        interrupt.abort();
+        Ok(report)
+    }
+
+    fn finish(&self, plan: &Plan, policing: &Policing, report: &Report) -> Result<i32, Failure> {
+        let mut stderr = std::io::stderr().lock();
+        writeln!(stderr, "{}", summary(plan, report))?;
+        drop(stderr);
+        let document = RunReport {
+            report,
+            ordering: plan.ordering,
+            policies: policing,
+        };
+        if let Some(path) = &self.report {
+            let text = serde_json::to_string_pretty(&document)?;
+            std::fs::write(path, text + "\n").map_err(|e| {
+                Failure::new(
+                    exit_codes::INTERNAL_ERROR,
+                    anyhow::Error::new(e)
+                        .context(format!("cannot write the report to `{}`", path.display())),
+                )
+            })?;
+        }
+        if self.output == RunOutput::Json {
+            let mut stdout = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut stdout, &document)?;
+            writeln!(stdout)?;
+        }
+        match &report.error {
+            None => Ok(exit_codes::SUCCESS),
+            Some(error) => {
+                writeln!(std::io::stderr().lock(), "{}", render_error(error))?;
+                Ok(exit_code(error.class()))
+            }
+        }
+    }
+}
+
+/// `error: …`, each cause once, then the hint: the shape of [`Failure::render`].
+fn render_error(error: &ApplyError) -> String {
+    let mut out = format!("error: {error}");
+    let mut previous = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !previous.contains(&text) {
+            out.push_str(&format!("\n  caused by: {text}"));
+        }
+        previous = text;
+        source = cause.source();
+    }
+    if let Some(hint) = error.hint() {
+        out.push_str(&format!("\n  hint: {hint}"));
+    }
+    out
+}
+
+/// The JSON document of `-o json` and `--report`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunReport<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    ordering: Ordering,
+    policies: &'a Policing,
+}
+
+fn exit_code(class: ErrorClass) -> i32 {
+    match class {
+        ErrorClass::BadInput => exit_codes::BAD_INPUT,
+        ErrorClass::Cluster => exit_codes::CLUSTER_ERROR,
+        ErrorClass::HookFailed => exit_codes::HOOK_FAILED,
+        ErrorClass::Interrupted => exit_codes::INTERRUPTED,
+    }
+}
+
+fn apply_failure(error: ApplyError) -> Failure {
+    let hint = error.hint();
+    Failure::new(exit_code(error.class()), error).with_hint(hint)
+}
+
+fn summary(plan: &Plan, report: &Report) -> String {
+    let total = report.hooks.len();
+    let count = |outcome: HookOutcome| report.hooks.iter().filter(|h| h.outcome == outcome).count();
+    let took = format_duration(report.duration);
+    let dry = match report.dry_run {
+        DryRun::None => "",
+        DryRun::Client => " (dry run: nothing was changed)",
+        DryRun::Server => " (server dry run: nothing was changed)",
+    };
+    let mut text = match report.outcome {
+        hooks_apply::RunOutcome::Succeeded if total == 0 => {
+            format!("{}: no hooks to run", plan.event)
+        }
+        hooks_apply::RunOutcome::Succeeded => format!(
+            "{}: {total} hook{} {} in {took}{dry}",
+            plan.event,
+            if total == 1 { "" } else { "s" },
+            if dry.is_empty() {
+                "succeeded"
+            } else {
+                "checked"
+            }
+        ),
+        hooks_apply::RunOutcome::Interrupted => {
+            let running = report
+                .hooks
+                .iter()
+                .find(|h| h.outcome == HookOutcome::Interrupted)
+                .map(|h| format!(" while {} was running", h.id))
+                .unwrap_or_default();
+            format!("{}: interrupted{running} after {took}", plan.event)
+        }
+        _ => {
+            let succeeded = report
+                .hooks
+                .iter()
+                .filter(|h| h.outcome.is_success())
+                .count();
+            format!(
+                "{}: failed after {took}: {succeeded} succeeded, {} failed, {} not run",
+                plan.event,
+                total - count(HookOutcome::NotRun) - succeeded,
+                count(HookOutcome::NotRun)
+            )
+        }
+    };
+    if report.outcome != hooks_apply::RunOutcome::Succeeded {
+        if report.left_in_cluster.is_empty() {
+            text.push_str("\nnothing this run created is left in the cluster");
+        } else {
+            text.push_str("\nleft in the cluster by this run:");
+            for object in &report.left_in_cluster {
+                text.push_str(&format!("\n  {object}"));
+            }
+        }
+    }
+    text
+}
+
+/// Draws progress on stderr: one line per hook; on a terminal, a transient "waiting" line
+/// that the hook's final line replaces.
+struct Progress {
+    event: HookEvent,
+    total: usize,
+    terminal: bool,
+    transient: bool,
+}
+
+impl Progress {
+    fn new(event: HookEvent) -> Progress {
+        Progress {
+            event,
+            total: 0,
+            terminal: std::io::stderr().is_terminal(),
+            transient: false,
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        if self.transient {
+            let _ = write!(stderr, "\r\x1b[2K");
+            self.transient = false;
+        }
+        let _ = writeln!(stderr, "{text}");
+    }
+
+    fn transient(&mut self, text: &str) {
+        if !self.terminal {
+            return;
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "\r\x1b[2K{text}");
+        let _ = stderr.flush();
+        self.transient = true;
+    }
+}
+
+impl EventSink for Progress {
+    fn event(&mut self, event: Event) {
+        let tag = match (event.position, &event.hook) {
+            (Some(p), Some(h)) => format!("[{p}/{}] {h}", self.total),
+            _ => String::new(),
+        };
+        match event.kind {
+            EventKind::RunStarted {
+                hooks,
+                namespace,
+                server,
+            } => {
+                self.total = hooks;
+                if hooks > 0 {
+                    self.line(&format!(
+                        "{}: running {hooks} hook{} (namespace `{namespace}`, {server})",
+                        self.event,
+                        if hooks == 1 { "" } else { "s" }
+                    ));
+                }
+            }
+            EventKind::HookStarted { .. } => self.transient(&format!("{tag} …")),
+            EventKind::Waiting { object } => {
+                self.transient(&format!(
+                    "{tag}: waiting for {} to finish …",
+                    object.kubectl_name()
+                ));
+            }
+            EventKind::Deleting { .. } | EventKind::Created { .. } => {}
+            EventKind::Deleted {
+                object,
+                reason,
+                existed,
+                waited,
+            } => {
+                if existed {
+                    self.line(&format!(
+                        "{tag}: deleted {} ({}, {})",
+                        object.kubectl_name(),
+                        reason.as_str(),
+                        format_duration(waited)
+                    ));
+                }
+            }
+            EventKind::Retrying {
+                what,
+                error,
+                attempt,
+                delay,
+            } => self.line(&format!(
+                "{tag}: retrying {what} in {} (attempt {attempt}): {error}",
+                format_duration(delay)
+            )),
+            EventKind::DryRun { actions } => {
+                for action in actions {
+                    self.line(&format!("{tag}: {action}"));
+                }
+            }
+            EventKind::HookFinished {
+                outcome,
+                message,
+                duration,
+            } => {
+                // The error itself is printed once, at the end, with its hint.
+                let _ = message;
+                self.line(&format!(
+                    "{tag}: {} ({})",
+                    outcome.as_str(),
+                    format_duration(duration)
+                ));
+            }
+            EventKind::LogLines {
+                pod,
+                container,
+                lines,
+            } => {
+                self.line(&format!("{tag}: logs of pod/{pod} container {container}:"));
+                for line in lines {
+                    self.line(&format!("  | {line}"));
+                }
+            }
+            EventKind::Warning { message } => self.line(&format!("warning: {tag}: {message}")),
+        }
+    }
+}
+
+/// `500ms`, `30s`, `5m`, `1h`, `1h30m`, `1.5s`; a bare number is seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let bad = || format!("invalid duration `{text}` (use e.g. `500ms`, `30s`, `5m`, `1h30m`)");
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total += Duration::try_from_secs_f64(value * scale).map_err(|_| bad())?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+}

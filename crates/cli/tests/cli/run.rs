@@ -1,0 +1,614 @@
+//! `kubectl hooks run` against the emulator: Helm's execution semantics checked from the
+//! emulator's request log, failures, waits, faults and Ctrl-C.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use hooks_emulator::EmulatorOptions;
+
+use crate::cluster::{Cluster, code, quick, report, stderr};
+use crate::util::EXAMPLE;
+
+fn example(cluster: &Cluster, event: &str) -> Vec<String> {
+    cluster.emu.clear_requests();
+    let output = cluster.run(&["run", event, "-f", EXAMPLE]);
+    assert_eq!(code(&output), Some(0), "{event}: {}", stderr(&output));
+    cluster.writes()
+}
+
+#[test]
+fn example_chart_lifecycle_creates_and_deletes_in_helm_order() {
+    let cluster = Cluster::start(quick());
+    assert_eq!(
+        example(&cluster, "pre-install"),
+        [
+            "DELETE serviceaccounts/ledger-hooks 404",
+            "POST serviceaccounts 201",
+            "DELETE roles/ledger-hooks 404",
+            "POST roles 201",
+            "DELETE rolebindings/ledger-hooks 404",
+            "POST rolebindings 201",
+            "DELETE configmaps/ledger-db-init-script 404",
+            "POST configmaps 201",
+            "DELETE jobs/ledger-db-init 404",
+            "POST jobs 201",
+            // hook-succeeded, once every hook of the event succeeded
+            "DELETE jobs/ledger-db-init 200",
+        ]
+    );
+    assert_eq!(
+        example(&cluster, "post-install"),
+        ["POST jobs 201", "DELETE jobs/ledger-notify 200"]
+    );
+    assert_eq!(
+        example(&cluster, "test"),
+        [
+            "DELETE pods/ledger-smoke-test 404",
+            "POST pods 201",
+            "DELETE pods/ledger-smoke-test 200",
+        ]
+    );
+    assert_eq!(
+        example(&cluster, "pre-delete"),
+        [
+            "POST jobs 201",
+            "DELETE jobs/ledger-backup 404",
+            "POST jobs 201",
+            // reverse order after success: only the drain asks for hook-succeeded
+            "DELETE jobs/ledger-drain 200",
+        ]
+    );
+    assert_eq!(
+        example(&cluster, "post-delete"),
+        ["POST jobs 201", "DELETE jobs/ledger-cleanup 200"]
+    );
+    // What no policy deletes stays.
+    assert!(cluster.exists("v1", "ServiceAccount", "ledger-hooks"));
+    assert!(cluster.exists("batch/v1", "Job", "ledger-backup"));
+    assert!(!cluster.exists("batch/v1", "Job", "ledger-db-init"));
+
+    // A second install replaces the objects the first one left (before-hook-creation).
+    let again = example(&cluster, "pre-install");
+    assert_eq!(again[0], "DELETE serviceaccounts/ledger-hooks 200");
+    assert_eq!(again[1], "POST serviceaccounts 201");
+    assert_eq!(again[6], "DELETE configmaps/ledger-db-init-script 200");
+}
+
+#[test]
+fn the_test_hook_prints_its_logs_by_output_log_policy() {
+    let cluster = Cluster::start(quick());
+    let output = cluster.run(&["run", "test", "-f", EXAMPLE]);
+    assert_eq!(code(&output), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("| GET http://ledger/healthz 200 OK"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+const FAILING: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: first
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-weight: "0"
+    helm.sh/hook-delete-policy: hook-succeeded
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: breaks
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-weight: "1"
+    helm.sh/hook-delete-policy: hook-failed
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: migrate
+          image: registry.example.com/migrate:1
+          command: ["sh", "-c", "echo migrating && echo 'boom: relation missing' && exit 3"]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: later
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-weight: "2"
+"#;
+
+#[test]
+fn a_failing_hook_stops_the_event_shows_logs_and_applies_delete_policies() {
+    let cluster = Cluster::start(quick());
+    let file = cluster.manifest("failing.yaml", FAILING);
+    let output = cluster.run(&["run", "pre-install", "-f", &file, "-o", "json"]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(5), "{err}");
+    assert!(err.contains("boom: relation missing"), "{err}");
+    assert!(err.contains("error: hook Job/breaks failed"), "{err}");
+    assert_eq!(
+        cluster.writes(),
+        [
+            "POST configmaps 201",
+            "POST jobs 201",
+            // the failed hook's hook-failed, then the earlier hook's hook-succeeded
+            "DELETE jobs/breaks 200",
+            "DELETE configmaps/first 200",
+        ]
+    );
+    assert!(!cluster.exists("v1", "ConfigMap", "later"));
+    let json = report(&output);
+    assert_eq!(json["outcome"], "failed");
+    let outcomes: Vec<_> = json["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["created", "failed", "not-run"]);
+    assert_eq!(json["hooks"][1]["deletions"][0]["reason"], "hook-failed");
+    assert_eq!(json["hooks"][0]["deletions"][0]["reason"], "hook-succeeded");
+    assert!(
+        json["hooks"][1]["logs"][0]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "boom: relation missing")
+    );
+    assert_eq!(json["leftInCluster"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_hook_that_outlives_the_timeout_fails_with_exit_5() {
+    let cluster = Cluster::start(quick());
+    let file = cluster.manifest(
+        "slow.yaml",
+        r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: slow
+  annotations:
+    helm.sh/hook: pre-install
+    emulator.kubectl-hooks.dev/duration: "60s"
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - {name: main, image: busybox, command: ["sh", "-c", "echo waiting"]}
+"#,
+    );
+    let started = Instant::now();
+    let output = cluster.run(&["run", "pre-install", "-f", &file, "--timeout", "1s"]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(5), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(
+        err.contains("timed out after 1s waiting for job/slow to finish"),
+        "{err}"
+    );
+    assert!(err.contains("hint: raise `--timeout`"), "{err}");
+}
+
+#[test]
+fn before_hook_creation_waits_until_the_old_object_is_gone() {
+    let delay = Duration::from_millis(1500);
+    let cluster = Cluster::start(EmulatorOptions {
+        deletion_delay: delay,
+        ..quick()
+    });
+    cluster
+        .emu
+        .put_object(serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "default"},
+            "data": {"old": "yes"}
+        }))
+        .unwrap();
+    let file = cluster.manifest(
+        "settings.yaml",
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  annotations:
+    helm.sh/hook: pre-install
+data:
+  new: "yes"
+"#,
+    );
+    let output = cluster.run(&["run", "pre-install", "-f", &file]);
+    assert_eq!(code(&output), Some(0), "{}", stderr(&output));
+    let writes: Vec<_> = cluster.emu.mutating_requests();
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert_eq!(
+        (writes[0].method.as_str(), writes[0].status),
+        ("DELETE", 200)
+    );
+    assert_eq!((writes[1].method.as_str(), writes[1].status), ("POST", 201));
+    let gap = writes[1].received.duration_since(writes[0].received);
+    assert!(gap >= delay, "created {gap:?} after the delete");
+    // Waited by watching, not by polling: one list and a few watches, no GET storm.
+    let reads = cluster
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/configmaps/settings"))
+        .count();
+    assert_eq!(reads, 0);
+    let stored = cluster
+        .emu
+        .get_object("v1", "ConfigMap", Some("default"), "settings")
+        .unwrap();
+    assert_eq!(stored["data"]["new"], "yes");
+}
+
+#[test]
+fn an_object_left_by_an_earlier_run_is_a_clear_already_exists_error() {
+    let cluster = Cluster::start(quick());
+    cluster
+        .emu
+        .put_object(serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "leftover", "namespace": "default"}
+        }))
+        .unwrap();
+    let file = cluster.manifest(
+        "leftover.yaml",
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: leftover
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-delete-policy: hook-succeeded
+"#,
+    );
+    let output = cluster.run(&["run", "pre-install", "-f", &file]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(6), "{err}");
+    assert!(
+        err.contains(
+            "error: hook ConfigMap/leftover: ConfigMap/leftover in namespace `default` already exists"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("`before-hook-creation`"), "{err}");
+    assert!(
+        err.contains("kubectl delete configmap/leftover -n default"),
+        "{err}"
+    );
+}
+
+const TTL_JOB: &str = r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: short-lived
+  annotations:
+    helm.sh/hook: post-install
+    helm.sh/hook-delete-policy: hook-succeeded
+spec:
+  ttlSecondsAfterFinished: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - {name: main, image: busybox, command: ["sh", "-c", "echo done"]}
+"#;
+
+#[test]
+fn a_hook_deleted_by_its_ttl_does_not_hang() {
+    let cluster = Cluster::start(quick());
+    let file = cluster.manifest("ttl.yaml", TTL_JOB);
+    let started = Instant::now();
+    let output = cluster.run(&["run", "post-install", "-f", &file, "--timeout", "30s"]);
+    assert_eq!(code(&output), Some(0), "{}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!cluster.exists("batch/v1", "Job", "short-lived"));
+}
+
+#[test]
+fn a_hook_deleted_while_running_fails_at_once() {
+    let cluster = Cluster::start(EmulatorOptions {
+        pod_duration: Duration::from_secs(60),
+        ..quick()
+    });
+    let file = cluster.manifest("ttl.yaml", TTL_JOB);
+    let child = cluster
+        .hooks()
+        .args(["run", "post-install", "-f", &file, "--timeout", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_create(&cluster, "/jobs");
+    assert!(
+        cluster
+            .emu
+            .delete_object("batch/v1", "Job", Some("default"), "short-lived")
+    );
+    let started = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(5), "{err}");
+    assert!(err.contains("deleted while running"), "{err}");
+}
+
+#[test]
+fn forbidden_create_over_tls_names_the_verb_and_resource() {
+    let cluster = Cluster::start_with_token(
+        EmulatorOptions {
+            tls: true,
+            read_only_token: Some("viewer".into()),
+            ..quick()
+        },
+        Some("viewer"),
+    );
+    let file = cluster.manifest(
+        "cm.yaml",
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: guarded
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-delete-policy: hook-succeeded
+"#,
+    );
+    let output = cluster.run(&["run", "pre-install", "-f", &file]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(6), "{err}");
+    assert!(
+        err.contains("error: hook ConfigMap/guarded: forbidden to create ConfigMap/guarded"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kubectl auth can-i create configmaps -n default"),
+        "{err}"
+    );
+    assert!(!cluster.exists("v1", "ConfigMap", "guarded"));
+}
+
+#[test]
+fn client_dry_run_makes_no_write_at_all() {
+    let cluster = Cluster::start(quick());
+    let output = cluster.run(&[
+        "run",
+        "pre-install",
+        "-f",
+        EXAMPLE,
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(0), "{err}");
+    let writes: Vec<_> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_write())
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(err.contains("would create Job/ledger-db-init"), "{err}");
+    let json = report(&output);
+    assert_eq!(json["dryRun"], "client");
+    assert!(
+        json["hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["outcome"] == "dry-run")
+    );
+}
+
+#[test]
+fn server_dry_run_sends_dry_run_writes_only_and_waits_for_nothing() {
+    let cluster = Cluster::start(EmulatorOptions {
+        pod_duration: Duration::from_secs(60),
+        ..quick()
+    });
+    let output = cluster.run(&["run", "pre-install", "-f", EXAMPLE, "--dry-run=server"]);
+    assert_eq!(code(&output), Some(0), "{}", stderr(&output));
+    let writes: Vec<_> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_write())
+        .collect();
+    assert!(!writes.is_empty());
+    assert!(writes.iter().all(|r| r.dry_run), "{writes:?}");
+    assert!(cluster.emu.mutating_requests().is_empty());
+}
+
+#[test]
+fn injected_errors_and_dropped_watches_give_the_same_state_without_duplicate_creates() {
+    let mut manifest = String::new();
+    for i in 0..12 {
+        manifest.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:02}\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"{i}\"\n"
+        ));
+    }
+    for i in 0..6 {
+        manifest.push_str(&format!(
+            "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: job-{i:02}\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"{}\"\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - {{name: main, image: busybox, command: [\"sh\", \"-c\", \"echo {i}\"]}}\n",
+            20 + i
+        ));
+    }
+    let cluster = Cluster::start(EmulatorOptions {
+        error_rate: 0.1,
+        drop_watch_after: Some(Duration::from_millis(150)),
+        pod_duration: Duration::from_millis(400),
+        seed: 7,
+        ..EmulatorOptions::default()
+    });
+    let file = cluster.manifest("many.yaml", &manifest);
+    let output = cluster.run(&["run", "pre-install", "-f", &file, "-o", "json"]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(0), "{err}");
+    let requests = cluster.requests();
+    let injected = requests.iter().filter(|r| r.status >= 500).count();
+    assert!(
+        injected > 0,
+        "no fault was injected; the test proves nothing"
+    );
+    let posts = |resource: &str| {
+        requests
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with(resource))
+            .filter(|r| (200..300).contains(&r.status))
+            .count()
+    };
+    assert_eq!(posts("/configmaps"), 12);
+    assert_eq!(posts("/jobs"), 6);
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.method == "POST" && r.status == 409),
+        "a create was repeated"
+    );
+    let run_id = report(&output)["runId"].as_str().unwrap().to_owned();
+    for name in (0..12).map(|i| format!("cm-{i:02}")) {
+        let object = cluster
+            .emu
+            .get_object("v1", "ConfigMap", Some("default"), &name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(
+            object["metadata"]["annotations"]["hooks.kubectl-hooks.dev/run-id"],
+            run_id.as_str()
+        );
+    }
+    for name in (0..6).map(|i| format!("job-{i:02}")) {
+        let job = cluster
+            .emu
+            .get_object("batch/v1", "Job", Some("default"), &name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        let complete = job["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Complete" && c["status"] == "True");
+        assert!(complete, "{name} is not complete: {job}");
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_wait_reports_truthfully_and_exits_130() {
+    let cluster = Cluster::start(quick());
+    let file = cluster.manifest(
+        "sleepy.yaml",
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: before
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-weight: "-1"
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: sleepy
+  annotations:
+    helm.sh/hook: pre-install
+    emulator.kubectl-hooks.dev/duration: "60s"
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - {name: main, image: busybox, command: ["sh", "-c", "echo zzz"]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: after
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-weight: "1"
+"#,
+    );
+    let report_file = cluster.dir.path().join("report.json");
+    let child = cluster
+        .hooks()
+        .args(["run", "pre-install", "-f", &file, "-o", "json", "--report"])
+        .arg(&report_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_create(&cluster, "/jobs");
+    std::thread::sleep(Duration::from_millis(200));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted while Job/sleepy was running"),
+        "{err}"
+    );
+    let json = report(&output);
+    assert_eq!(json["outcome"], "interrupted");
+    let outcomes: Vec<_> = json["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["created", "interrupted", "not-run"]);
+    let left: Vec<_> = json["leftInCluster"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap(),
+                o["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(left, ["ConfigMap/before", "Job/sleepy"]);
+    let from_file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
+    assert_eq!(from_file, json);
+}
+
+#[test]
+fn durations_and_bad_flags_are_bad_input() {
+    let output = crate::util::run(&["run", "pre-install", "-f", EXAMPLE, "--timeout", "5 min"]);
+    assert_eq!(code(&output), Some(2));
+    assert!(stderr(&output).contains("invalid duration `5 min`"));
+}
+
+/// Blocks until the emulator has seen a successful POST to a path ending in `suffix`.
+fn wait_for_create(cluster: &Cluster, suffix: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let seen = cluster
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path.ends_with(suffix) && r.status < 300);
+        if seen {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no POST …{suffix} within 20s");
+}
