@@ -16,8 +16,15 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/build-policies.sh $(cat scripts/wasm-packages.txt 2>/dev/null || true)
 
+# The fixture guests are WebAssembly-only (their export names do not link natively) and
+# have no tests of their own: the sandbox's tests run them as components.
+exclude=()
+for package in $(cat scripts/wasm-packages.txt 2>/dev/null || true); do
+    exclude+=(--exclude "$package")
+done
+
 if command -v cargo-nextest >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --no-fail-fast
+    cargo nextest run --workspace "${exclude[@]}" --locked --no-fail-fast
 else
-    cargo test --workspace --locked --no-fail-fast
+    cargo test --workspace "${exclude[@]}" --locked --no-fail-fast
 fi

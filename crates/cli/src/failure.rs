@@ -51,6 +51,18 @@ impl From<hooks_plan::PlanError> for Failure {
     }
 }
 
+impl From<hooks_sandbox::SandboxError> for Failure {
+    fn from(error: hooks_sandbox::SandboxError) -> Failure {
+        let hint = error.hint();
+        let code = if error.is_bad_input() {
+            exit_codes::BAD_INPUT
+        } else {
+            exit_codes::POLICY_ERROR
+        };
+        Failure::new(code, error).with_hint(hint)
+    }
+}
+
 impl From<std::io::Error> for Failure {
     fn from(error: std::io::Error) -> Failure {
         // `kubectl hooks plan … | head` closes our stdout early: that is success, quietly.

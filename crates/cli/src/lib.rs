@@ -33,6 +33,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Plan(commands::plan::PlanCommand),
+    Policy(commands::policy::PolicyCommand),
     Run(commands::run::RunCommand),
 }
 
@@ -51,6 +52,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     let result = match cli.command {
         Command::Plan(command) => command.execute(),
+        Command::Policy(command) => command.execute(),
         Command::Run(command) => command.execute(),
     };
     match result {

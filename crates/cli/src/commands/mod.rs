@@ -1,4 +1,6 @@
 pub(crate) mod plan;
+pub(crate) mod policies;
+pub(crate) mod policy;
 pub(crate) mod run;
 
 use clap::Args;

@@ -3,6 +3,7 @@ use std::io::Write;
 use clap::{Args, ValueEnum};
 use hooks_plan::{Event, Ordering};
 
+use super::policies::PolicyArgs;
 use super::{ManifestArgs, parse_event};
 use crate::{Failure, exit_codes, render};
 
@@ -32,6 +33,18 @@ pub(crate) struct PlanCommand {
     /// input order); `documented` is what Helm's docs say (weight, kind, name).
     #[arg(long, default_value_t = Ordering::Helm)]
     ordering: Ordering,
+
+    #[command(flatten)]
+    policies: PolicyArgs,
+}
+
+/// The plan JSON, with a `policies` section when policies ran: existing fields unchanged,
+/// `hooks` showing the policed plan.
+#[derive(serde::Serialize)]
+struct PolicedPlan<'a> {
+    #[serde(flatten)]
+    plan: &'a hooks_plan::Plan,
+    policies: &'a hooks_sandbox::Policed,
 }
 
 impl PlanCommand {
@@ -42,24 +55,49 @@ impl PlanCommand {
             self.event,
             self.ordering,
         )?;
+        // `plan` never applies anything: policies are told it is a dry run.
+        let (unpoliced, policed) = if self.policies.any() {
+            (None, Some(self.policies.police(plan, true)?))
+        } else {
+            (Some(plan), None)
+        };
+        let plan = match (&unpoliced, &policed) {
+            (Some(plan), _) => plan,
+            (None, Some(policed)) => &policed.plan,
+            (None, None) => unreachable!("one of the two is set"),
+        };
         let mut stdout = std::io::stdout().lock();
         match self.output {
             PlanOutput::Table => {
-                stdout.write_all(render::plan_table(&plan).as_bytes())?;
+                stdout.write_all(render::plan_table(plan).as_bytes())?;
+                if let Some(policed) = &policed {
+                    stdout.write_all(render::policies_table(policed).as_bytes())?;
+                }
                 let mut stderr = std::io::stderr().lock();
                 for warning in &plan.warnings {
                     writeln!(stderr, "warning: {warning}")?;
                 }
             }
             PlanOutput::Json => {
-                serde_json::to_writer_pretty(&mut stdout, &plan)?;
+                match &policed {
+                    Some(policies) => {
+                        serde_json::to_writer_pretty(&mut stdout, &PolicedPlan { plan, policies })?
+                    }
+                    None => serde_json::to_writer_pretty(&mut stdout, plan)?,
+                }
                 writeln!(stdout)?;
             }
             PlanOutput::Yaml => {
-                let text = serde_saphyr::to_string(&plan)
-                    .map_err(|e| Failure::new(exit_codes::INTERNAL_ERROR, e))?;
+                let text = match &policed {
+                    Some(policies) => serde_saphyr::to_string(&PolicedPlan { plan, policies }),
+                    None => serde_saphyr::to_string(plan),
+                }
+                .map_err(|e| Failure::new(exit_codes::INTERNAL_ERROR, e))?;
                 stdout.write_all(text.as_bytes())?;
             }
+        }
+        if policed.as_ref().is_some_and(|p| p.denied) {
+            return Ok(exit_codes::DENIED);
         }
         Ok(exit_codes::SUCCESS)
     }

@@ -145,13 +145,39 @@ impl RunCommand {
         if self.policies.is_empty() && self.policy_config.is_none() {
             return Ok((plan, Policing::default()));
         }
-        Err(Failure::new(
-            exit_codes::BAD_INPUT,
-            anyhow::anyhow!("`--policy` and `--policy-config` are not supported by this build yet"),
-        )
-        .with_hint(Some(
-            "run without policies, or use `kubectl hooks plan` to inspect the hooks".into(),
-        )))
+        let loaded = super::policies::load(&self.policies, self.policy_config.as_slice())?;
+        let ctx = hooks_sandbox::PoliceContext {
+            release: String::new(),
+            namespace: self.namespace.clone().unwrap_or_else(|| "default".into()),
+            dry_run: self.dry_run != DryRunArg::None,
+        };
+        let policed = hooks_sandbox::police(plan, &loaded, &ctx)?;
+        // Every decision goes to stderr before anything is applied, like the progress.
+        std::io::stderr()
+            .lock()
+            .write_all(crate::render::policies_table(&policed).as_bytes())?;
+        if policed.denied {
+            let denials = policed.denials().count();
+            return Err(Failure::new(
+                exit_codes::DENIED,
+                anyhow::anyhow!(
+                    "denied by policy ({denials} denial{}); nothing was applied",
+                    if denials == 1 { "" } else { "s" }
+                ),
+            )
+            .with_hint(Some(
+                "see the denials above; `kubectl hooks plan EVENT -f … --policy…` shows the same decisions without a cluster".into(),
+            )));
+        }
+        let policing = Policing {
+            policies: loaded.iter().map(|p| p.policy.name().to_owned()).collect(),
+            decisions: policed
+                .decisions
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?,
+        };
+        Ok((policed.plan, policing))
     }
 
     async fn apply(&self, plan: &Plan) -> Result<Report, Failure> {

@@ -1,8 +1,9 @@
 //! End-to-end tests of the `kubectl-hooks` binary, one module per topic.
 
 mod bad_input;
-mod help;
 mod cluster;
+mod help;
 mod plan;
+mod policy;
 mod run;
 mod util;

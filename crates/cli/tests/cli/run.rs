@@ -612,3 +612,68 @@ fn wait_for_create(cluster: &Cluster, suffix: &str) {
     }
     panic!("no POST …{suffix} within 20s");
 }
+
+#[test]
+fn a_policy_denial_applies_nothing() {
+    let cluster = Cluster::start(quick());
+    let policy =
+        crate::util::workspace_root().join("target/wasm32-wasip2/release/deny_privileged.wasm");
+    assert!(
+        policy.is_file(),
+        "{} is missing: run `scripts/build-policies.sh` first",
+        policy.display()
+    );
+    let output = cluster.run(&[
+        "run",
+        "pre-install",
+        "-f",
+        "policies/deny-privileged/fixtures/privileged.yaml",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(3), "{err}");
+    assert!(
+        err.contains("deny_privileged") || err.contains("deny-privileged"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was applied"), "{err}");
+    let writes: Vec<_> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_write())
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "a denied event must not touch the cluster: {writes:?}"
+    );
+}
+
+#[test]
+fn example_policies_shape_the_run() {
+    let cluster = Cluster::start(quick());
+    let output = cluster.run(&[
+        "run",
+        "pre-delete",
+        "-f",
+        EXAMPLE,
+        "--policy-config",
+        "examples/ledger/policies.yaml",
+        "-o",
+        "json",
+    ]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(0), "{err}");
+    // backups-first moved the backup ahead of the drain (Helm's order is drain first).
+    let json = report(&output);
+    assert_eq!(json["hooks"][0]["id"], "Job/ledger-backup", "{json}");
+    assert_eq!(json["hooks"][1]["id"], "Job/ledger-drain", "{json}");
+    assert!(
+        json["hooks"][0]["endedAt"].as_str() <= json["hooks"][1]["startedAt"].as_str(),
+        "{json}"
+    );
+    assert!(
+        !json["policies"]["decisions"].as_array().unwrap().is_empty(),
+        "{json}"
+    );
+}

@@ -1,0 +1,95 @@
+//! Policies for `plan` (and any command that polices a plan): the flags, loading the
+//! configured components, and running them.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use hooks_plan::Plan;
+use hooks_sandbox::{
+    CacheDir, ConfiguredPolicy, EngineOptions, PoliceContext, Policed, PolicyConfig, PolicyEngine,
+    PolicySpec,
+};
+
+use crate::{Failure, exit_codes};
+
+/// Overrides where compiled policies are cached (default: the user's cache directory,
+/// `$XDG_CACHE_HOME/kubectl-hooks/policies` on Linux). Empty disables the cache.
+pub(crate) const CACHE_ENV: &str = "KUBECTL_HOOKS_CACHE_DIR";
+
+#[derive(Debug, Args)]
+pub(crate) struct PolicyArgs {
+    /// A policy component (`.wasm`) to run over the plan, on every event, with settings
+    /// `{}` and default limits; named after the file. Repeatable.
+    #[arg(long = "policy", value_name = "FILE.wasm")]
+    pub policies: Vec<PathBuf>,
+
+    /// A policy configuration file (kind PolicyConfig: names, paths, sha256 pins, events,
+    /// settings, failurePolicy, limits). Repeatable; its policies run before `--policy`
+    /// ones.
+    #[arg(long, value_name = "FILE")]
+    pub policy_config: Vec<PathBuf>,
+
+    /// The release name policies are told (`context.release`).
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub release: String,
+
+    /// The namespace policies are told hooks without one go to (`context.namespace`).
+    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "default")]
+    pub namespace: String,
+}
+
+impl PolicyArgs {
+    pub(crate) fn any(&self) -> bool {
+        !self.policies.is_empty() || !self.policy_config.is_empty()
+    }
+
+    /// Loads the policies and polices `plan`.
+    pub(crate) fn police(&self, plan: Plan, dry_run: bool) -> Result<Policed, Failure> {
+        let policies = load(&self.policies, &self.policy_config)?;
+        let ctx = PoliceContext {
+            release: self.release.clone(),
+            namespace: self.namespace.clone(),
+            dry_run,
+        };
+        Ok(hooks_sandbox::police(plan, &policies, &ctx)?)
+    }
+}
+
+/// Config files' policies in file order, then `--policy` ones; names must be unique.
+pub(crate) fn specs(policies: &[PathBuf], configs: &[PathBuf]) -> Result<Vec<PolicySpec>, Failure> {
+    let mut specs = Vec::new();
+    for config in configs {
+        specs.extend(PolicyConfig::from_file(config)?.policies);
+    }
+    specs.extend(policies.iter().map(PolicySpec::from_wasm));
+    hooks_sandbox::check_unique_names(&specs)
+        .map_err(|e| Failure::new(exit_codes::BAD_INPUT, anyhow::anyhow!(e)))?;
+    Ok(specs)
+}
+
+pub(crate) fn load(
+    policies: &[PathBuf],
+    configs: &[PathBuf],
+) -> Result<Vec<ConfiguredPolicy>, Failure> {
+    let specs = specs(policies, configs)?;
+    let engine = engine(specs.iter().any(|s| s.limits.fuel.is_some()))?;
+    let mut loaded = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        let policy = spec.load(&engine)?;
+        if let Some(warning) = &policy.policy.info().compilation.cache_warning {
+            eprintln!("warning: policy `{}`: {warning}", spec.name);
+        }
+        loaded.push(policy);
+    }
+    Ok(loaded)
+}
+
+pub(crate) fn engine(fuel: bool) -> Result<PolicyEngine, Failure> {
+    let cache = match std::env::var_os(CACHE_ENV) {
+        Some(dir) if dir.is_empty() => CacheDir::Disabled,
+        Some(dir) => CacheDir::At(Path::new(&dir).to_owned()),
+        None => CacheDir::User,
+    };
+    PolicyEngine::new(EngineOptions { cache, fuel })
+        .map_err(|e| Failure::new(exit_codes::INTERNAL_ERROR, anyhow::anyhow!(e)))
+}

@@ -1,0 +1,230 @@
+//! What the host refuses in a guest's answer. A policy may change what a hook does, not
+//! which object it is, which event it belongs to, or where it runs in the order (that is
+//! the orderers' business, and they must account for every hook exactly once).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+/// Fields whose value a patch must leave exactly as it was (absent stays absent), as
+/// JSON pointers. `~1` is an escaped `/` inside an annotation key.
+const FROZEN: [(&str, &str); 6] = [
+    ("/apiVersion", "apiVersion"),
+    ("/kind", "kind"),
+    ("/metadata/name", "metadata.name"),
+    ("/metadata/namespace", "metadata.namespace"),
+    (
+        "/metadata/annotations/helm.sh~1hook",
+        "the `helm.sh/hook` annotation",
+    ),
+    (
+        "/metadata/annotations/helm.sh~1hook-weight",
+        "the `helm.sh/hook-weight` annotation",
+    ),
+];
+
+/// A problem with an answer, and the hook it is about when there is one.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Violation {
+    pub(crate) hook: Option<String>,
+    pub(crate) problem: String,
+}
+
+impl Violation {
+    fn about(hook: &str, problem: impl Into<String>) -> Violation {
+        Violation {
+            hook: Some(hook.to_owned()),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Parses a patch's manifest and checks it against the hook's current manifest.
+pub(crate) fn check_patch(hook: &str, before: &Value, manifest: &str) -> Result<Value, Violation> {
+    let after: Value = serde_json::from_str(manifest)
+        .map_err(|e| Violation::about(hook, format!("the patch is not valid JSON: {e}")))?;
+    if !after.is_object() {
+        return Err(Violation::about(
+            hook,
+            format!(
+                "the patch is {}, not a JSON object (a whole Kubernetes object)",
+                kind_of(&after)
+            ),
+        ));
+    }
+    for (pointer, what) in FROZEN {
+        let (old, new) = (before.pointer(pointer), after.pointer(pointer));
+        if old != new {
+            return Err(Violation::about(
+                hook,
+                format!(
+                    "the patch changes {what} from {} to {}; identity and position are not a mutator's to change",
+                    shown(old),
+                    shown(new)
+                ),
+            ));
+        }
+    }
+    Ok(after)
+}
+
+/// Checks that a mutator's patches name known hooks, each at most once. Returns the index
+/// of each patched hook.
+pub(crate) fn check_patch_ids<'a>(
+    current: &[&str],
+    patched: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<usize>, Violation> {
+    let index: HashMap<&str, usize> = current.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut seen = vec![false; current.len()];
+    let mut out = Vec::new();
+    for id in patched {
+        let Some(&i) = index.get(id) else {
+            return Err(Violation::about(
+                id,
+                "the patch is for a hook that is not in this event",
+            ));
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(Violation::about(id, "two patches for the same hook"));
+        }
+        out.push(i);
+    }
+    Ok(out)
+}
+
+/// Checks that an order lists every current hook exactly once. Returns, for each new
+/// position, the index of the hook in the current order.
+pub(crate) fn check_order(current: &[&str], answer: &[String]) -> Result<Vec<usize>, Violation> {
+    let index: HashMap<&str, usize> = current.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut seen = vec![false; current.len()];
+    let mut permutation = Vec::with_capacity(answer.len());
+    for id in answer {
+        let Some(&i) = index.get(id.as_str()) else {
+            return Err(Violation::about(
+                id,
+                "the order names a hook that is not in this event",
+            ));
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(Violation::about(id, "the order lists this hook twice"));
+        }
+        permutation.push(i);
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(Violation::about(
+            current[missing],
+            format!(
+                "the order leaves this hook out ({} of {} hooks listed); it must list every hook exactly once",
+                answer.len(),
+                current.len()
+            ),
+        ));
+    }
+    Ok(permutation)
+}
+
+fn shown(value: Option<&Value>) -> String {
+    value.map_or_else(|| "(absent)".to_owned(), Value::to_string)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job() -> Value {
+        json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "a", "annotations": {"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "1"}},
+            "spec": {}
+        })
+    }
+
+    #[test]
+    fn patch_may_change_spec_and_delete_policy() {
+        let mut after = job();
+        after["spec"]["backoffLimit"] = json!(1);
+        after["metadata"]["annotations"]["helm.sh/hook-delete-policy"] = json!("hook-succeeded");
+        assert!(check_patch("Job/a", &job(), &after.to_string()).is_ok());
+    }
+
+    #[test]
+    fn patch_may_not_rename_retarget_or_reweight() {
+        for (pointer, value) in [
+            ("/metadata/name", json!("b")),
+            ("/kind", json!("Pod")),
+            ("/apiVersion", json!("batch/v2")),
+            ("/metadata/annotations/helm.sh~1hook", json!("post-install")),
+            ("/metadata/annotations/helm.sh~1hook-weight", json!("-5")),
+        ] {
+            let mut after = job();
+            *after.pointer_mut(pointer).unwrap() = value;
+            let err = check_patch("Job/a", &job(), &after.to_string()).unwrap_err();
+            assert_eq!(err.hook.as_deref(), Some("Job/a"));
+        }
+    }
+
+    #[test]
+    fn patch_may_not_add_a_namespace() {
+        let mut after = job();
+        after["metadata"]["namespace"] = json!("elsewhere");
+        let err = check_patch("Job/a", &job(), &after.to_string()).unwrap_err();
+        assert!(
+            err.problem.contains("metadata.namespace"),
+            "{}",
+            err.problem
+        );
+        assert!(err.problem.contains("(absent)"), "{}", err.problem);
+    }
+
+    #[test]
+    fn patch_must_be_a_json_object() {
+        assert!(
+            check_patch("Job/a", &job(), "{")
+                .unwrap_err()
+                .problem
+                .contains("not valid JSON")
+        );
+        assert!(
+            check_patch("Job/a", &job(), "[1]")
+                .unwrap_err()
+                .problem
+                .contains("an array")
+        );
+    }
+
+    #[test]
+    fn patch_ids_must_exist_once() {
+        let current = ["Job/a", "Job/b"];
+        assert_eq!(check_patch_ids(&current, ["Job/b"]).unwrap(), vec![1]);
+        assert!(check_patch_ids(&current, ["Job/c"]).is_err());
+        assert!(check_patch_ids(&current, ["Job/a", "Job/a"]).is_err());
+    }
+
+    #[test]
+    fn order_must_be_a_permutation() {
+        let current = ["Job/a", "Job/b", "Job/c"];
+        let ids = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            check_order(&current, &ids(&["Job/c", "Job/a", "Job/b"])).unwrap(),
+            vec![2, 0, 1]
+        );
+        let err = check_order(&current, &ids(&["Job/a", "Job/b"])).unwrap_err();
+        assert_eq!(err.hook.as_deref(), Some("Job/c"));
+        let err = check_order(&current, &ids(&["Job/a", "Job/b", "Job/a"])).unwrap_err();
+        assert!(err.problem.contains("twice"));
+        let err = check_order(&current, &ids(&["Job/a", "Job/b", "Job/x"])).unwrap_err();
+        assert_eq!(err.hook.as_deref(), Some("Job/x"));
+    }
+}

@@ -1,0 +1,403 @@
+//! Loading a policy: read, recognise, pin-check, compile (or fetch from the cache),
+//! inspect its exports and imports, and pre-instantiate it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, InstancePre};
+
+use crate::bindings::exports::kubectl_hooks::policy::{mutate, order, validate};
+use crate::cache::Lookup;
+use crate::engine::{PolicyEngine, State};
+use crate::{Limits, SandboxError};
+
+/// The version of `kubectl-hooks:policy` this host speaks.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+const CONTRACT_PACKAGE: &str = "kubectl-hooks:policy";
+
+/// One of the three things a policy can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Mutate,
+    Order,
+    Validate,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Mutate, Role::Order, Role::Validate];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Mutate => "mutate",
+            Role::Order => "order",
+            Role::Validate => "validate",
+        }
+    }
+
+    /// The export that implements the role, e.g. `kubectl-hooks:policy/mutate@0.1.0`.
+    pub fn export_name(self) -> String {
+        format!("{CONTRACT_PACKAGE}/{}@{CONTRACT_VERSION}", self.as_str())
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a policy's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Path(PathBuf),
+    /// Bytes already in memory; `label` names them in errors.
+    Bytes {
+        label: String,
+        bytes: Vec<u8>,
+    },
+}
+
+impl From<PathBuf> for Source {
+    fn from(path: PathBuf) -> Source {
+        Source::Path(path)
+    }
+}
+
+impl From<&Path> for Source {
+    fn from(path: &Path) -> Source {
+        Source::Path(path.to_owned())
+    }
+}
+
+impl Source {
+    fn origin(&self) -> String {
+        match self {
+            Source::Path(path) => path.display().to_string(),
+            Source::Bytes { label, .. } => label.clone(),
+        }
+    }
+}
+
+/// How the compiled code was obtained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Compilation {
+    /// Compiling, or reading and verifying the cache entry.
+    #[serde(serialize_with = "micros")]
+    pub duration: Duration,
+    pub from_cache: bool,
+    /// A cache entry was found but refused (corrupt, truncated, stale) and rebuilt.
+    pub rebuilt: Option<String>,
+    /// The cache could not be written; the policy works, the next run compiles again.
+    pub cache_warning: Option<String>,
+}
+
+fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// What a policy is, as `policy inspect` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyInfo {
+    pub name: String,
+    pub origin: String,
+    pub size: usize,
+    pub sha256: String,
+    pub roles: Vec<Role>,
+    pub contract_version: String,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    pub compilation: Compilation,
+}
+
+/// A loaded, verified, pre-instantiated policy. Every call gets a fresh instance.
+pub struct Policy {
+    pub(crate) info: PolicyInfo,
+    pub(crate) limits: Limits,
+    pub(crate) engine: PolicyEngine,
+    pub(crate) pre: InstancePre<State>,
+    pub(crate) mutate: Option<mutate::GuestIndices>,
+    pub(crate) order: Option<order::GuestIndices>,
+    pub(crate) validate: Option<validate::GuestIndices>,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("info", &self.info)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// Loads a policy. `name` is how errors, logs and decisions refer to it.
+    pub fn load(
+        engine: &PolicyEngine,
+        name: impl Into<String>,
+        source: impl Into<Source>,
+        limits: Limits,
+    ) -> Result<Policy, SandboxError> {
+        Policy::load_pinned(engine, name, source, limits, None)
+    }
+
+    /// [`Policy::load`], refusing the bytes unless their sha256 is `pin` (hex, any case).
+    pub fn load_pinned(
+        engine: &PolicyEngine,
+        name: impl Into<String>,
+        source: impl Into<Source>,
+        limits: Limits,
+        pin: Option<&str>,
+    ) -> Result<Policy, SandboxError> {
+        let policy = name.into();
+        let source = source.into();
+        let origin = source.origin();
+        let bytes = match source {
+            Source::Path(path) => std::fs::read(&path).map_err(|source| SandboxError::Read {
+                policy: policy.clone(),
+                path,
+                source,
+            })?,
+            Source::Bytes { bytes, .. } => bytes,
+        };
+        recognise(&bytes, &policy, &origin)?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        if let Some(pin) = pin
+            && !pin.trim().eq_ignore_ascii_case(&sha256)
+        {
+            return Err(SandboxError::DigestMismatch {
+                policy,
+                origin,
+                expected: pin.trim().to_ascii_lowercase(),
+                actual: sha256,
+            });
+        }
+        let (component, compilation) = compile(engine, &bytes, &sha256, &policy, &origin)?;
+        let wasmtime = &engine.inner.engine;
+        let ty = component.component_type();
+        let exports: Vec<String> = ty.exports(wasmtime).map(|(n, _)| n.to_owned()).collect();
+        let imports: Vec<String> = ty.imports(wasmtime).map(|(n, _)| n.to_owned()).collect();
+
+        let roles: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|role| exports.contains(&role.export_name()))
+            .collect();
+        if roles.is_empty()
+            && let Some(found) = exports.iter().find_map(|e| contract_version(e))
+        {
+            return Err(SandboxError::ContractVersion {
+                policy,
+                origin,
+                found: found.to_owned(),
+            });
+        }
+        let missing: Vec<String> = imports.iter().filter(|i| !provided(i)).cloned().collect();
+        if !missing.is_empty() {
+            return Err(SandboxError::MissingImports {
+                policy,
+                origin,
+                imports: missing,
+            });
+        }
+        if roles.is_empty() {
+            return Err(SandboxError::NoRole {
+                policy,
+                origin,
+                exports,
+            });
+        }
+
+        let incompatible = |e: wasmtime::Error| SandboxError::Incompatible {
+            policy: policy.clone(),
+            origin: origin.clone(),
+            message: format!("{e:#}"),
+        };
+        let pre = engine
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(incompatible)?;
+        let mutate = roles
+            .contains(&Role::Mutate)
+            .then(|| mutate::GuestIndices::new(&pre))
+            .transpose()
+            .map_err(incompatible)?;
+        let order = roles
+            .contains(&Role::Order)
+            .then(|| order::GuestIndices::new(&pre))
+            .transpose()
+            .map_err(incompatible)?;
+        let validate = roles
+            .contains(&Role::Validate)
+            .then(|| validate::GuestIndices::new(&pre))
+            .transpose()
+            .map_err(incompatible)?;
+
+        Ok(Policy {
+            info: PolicyInfo {
+                name: policy,
+                origin,
+                size: bytes.len(),
+                sha256,
+                roles,
+                contract_version: CONTRACT_VERSION.to_owned(),
+                imports,
+                exports,
+                compilation,
+            },
+            limits,
+            engine: engine.clone(),
+            pre,
+            mutate,
+            order,
+            validate,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    pub fn info(&self) -> &PolicyInfo {
+        &self.info
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn roles(&self) -> &[Role] {
+        &self.info.roles
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.info.roles.contains(&role)
+    }
+}
+
+/// Tells WebAssembly components from core modules and from anything else, by the
+/// preamble: `\0asm`, then a version and a layer (1 for components, 0 for modules).
+fn recognise(bytes: &[u8], policy: &str, origin: &str) -> Result<(), SandboxError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(SandboxError::NotWasm {
+            policy: policy.to_owned(),
+            origin: origin.to_owned(),
+        });
+    }
+    if bytes[6..8] == [0, 0] {
+        return Err(SandboxError::CoreModule {
+            policy: policy.to_owned(),
+            origin: origin.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn compile(
+    engine: &PolicyEngine,
+    bytes: &[u8],
+    sha256: &str,
+    policy: &str,
+    origin: &str,
+) -> Result<(Component, Compilation), SandboxError> {
+    let wasmtime = &engine.inner.engine;
+    let cache = &engine.inner.cache;
+    let started = Instant::now();
+    let rebuilt = match cache.lookup(wasmtime, sha256) {
+        Lookup::Hit(component) => {
+            return Ok((
+                component,
+                Compilation {
+                    duration: started.elapsed(),
+                    from_cache: true,
+                    rebuilt: None,
+                    cache_warning: None,
+                },
+            ));
+        }
+        Lookup::Miss => None,
+        Lookup::Invalid(reason) => Some(reason),
+    };
+    let component = Component::new(wasmtime, bytes).map_err(|e| SandboxError::Compile {
+        policy: policy.to_owned(),
+        origin: origin.to_owned(),
+        message: format!("{e:#}"),
+    })?;
+    let duration = started.elapsed();
+    let cache_warning = if cache.dir().is_some() {
+        match component.serialize() {
+            Ok(compiled) => cache.store(sha256, &compiled).err(),
+            Err(e) => Some(format!("cannot serialise the compiled policy: {e:#}")),
+        }
+    } else {
+        None
+    };
+    Ok((
+        component,
+        Compilation {
+            duration,
+            from_cache: false,
+            rebuilt,
+            cache_warning,
+        },
+    ))
+}
+
+/// The version of a `kubectl-hooks:policy/…@X` export, if it is one.
+fn contract_version(export: &str) -> Option<&str> {
+    let rest = export.strip_prefix(CONTRACT_PACKAGE)?.strip_prefix('/')?;
+    rest.split_once('@').map(|(_, version)| version)
+}
+
+/// WASI p2 interfaces the linker provides (from an empty context: they exist so that
+/// std-based guests link, and give nothing away).
+const WASI_P2: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/ip-name-lookup",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+];
+
+/// Whether the linker can satisfy an import. Wasmtime matches WASI 0.2.x imports to its
+/// own 0.2 implementation by semver, so any 0.2 patch version is fine.
+fn provided(import: &str) -> bool {
+    let Some((interface, version)) = import.split_once('@') else {
+        return false;
+    };
+    if interface.starts_with(CONTRACT_PACKAGE) {
+        return version == CONTRACT_VERSION
+            && matches!(
+                interface.strip_prefix(CONTRACT_PACKAGE),
+                Some("/host" | "/types")
+            );
+    }
+    WASI_P2.contains(&interface) && version.starts_with("0.2.")
+}

@@ -1,0 +1,415 @@
+//! Policing one event, like Kubernetes admission: every mutator in configured order, then
+//! every orderer, then every validator on the final plan, so validators judge exactly
+//! what will be applied. Any denial vetoes the event.
+
+use std::sync::Arc;
+
+use hooks_plan::{Event, Plan};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::bindings::kubectl_hooks::policy::types as wit;
+use crate::call::{Called, answer_size};
+use crate::engine::GuestLog;
+use crate::invariants::{Violation, check_order, check_patch, check_patch_ids};
+use crate::{Policy, Role, SandboxError};
+
+/// What happens to the event when a policy fails (traps, times out, hits a limit, breaks
+/// the contract or returns `err`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum FailurePolicy {
+    /// The event fails: nothing is applied.
+    #[default]
+    Fail,
+    /// The failure is reported as a warning and the event goes on without that answer.
+    Ignore,
+}
+
+/// A loaded policy with what the configuration says about using it.
+#[derive(Debug, Clone)]
+pub struct ConfiguredPolicy {
+    pub policy: Arc<Policy>,
+    /// The events it applies to; `None` for all.
+    pub events: Option<Vec<Event>>,
+    /// Its settings as JSON text, given to every call.
+    pub settings: String,
+    pub failure_policy: FailurePolicy,
+}
+
+impl ConfiguredPolicy {
+    /// A policy on every event with settings `{}` that fails the event when it fails.
+    pub fn with_defaults(policy: impl Into<Arc<Policy>>) -> ConfiguredPolicy {
+        ConfiguredPolicy {
+            policy: policy.into(),
+            events: None,
+            settings: "{}".into(),
+            failure_policy: FailurePolicy::Fail,
+        }
+    }
+
+    pub fn applies_to(&self, event: Event) -> bool {
+        self.events
+            .as_ref()
+            .is_none_or(|events| events.contains(&event))
+    }
+}
+
+/// Facts about the run that policies may want to know.
+#[derive(Debug, Clone, Default)]
+pub struct PoliceContext {
+    pub release: String,
+    pub namespace: String,
+    pub dry_run: bool,
+}
+
+/// The policed plan and every decision that shaped it, in the order they were made.
+#[derive(Debug, Clone)]
+pub struct Policed {
+    /// The plan after every mutation and reordering.
+    pub plan: Plan,
+    pub decisions: Vec<Decision>,
+    pub denied: bool,
+}
+
+impl Policed {
+    pub fn denials(&self) -> impl Iterator<Item = (&str, Option<&str>, &str)> {
+        self.decisions.iter().filter_map(|d| match d {
+            Decision::Denial {
+                policy,
+                hook,
+                reason,
+            } => Some((policy.as_str(), hook.as_deref(), reason.as_str())),
+            _ => None,
+        })
+    }
+}
+
+/// `{"decisions": […], "denied": bool}`: the `policies` section of the plan JSON.
+impl Serialize for Policed {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Policies", 2)?;
+        s.serialize_field("decisions", &self.decisions)?;
+        s.serialize_field("denied", &self.denied)?;
+        s.end()
+    }
+}
+
+/// One thing a policy did, or that happened to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Decision {
+    /// A mutator changed a hook's manifest.
+    Mutation {
+        policy: String,
+        hook: String,
+        /// A unified diff of the manifest, as YAML, before → after.
+        diff: String,
+        /// What re-reading the delete and output-log policies found odd.
+        warnings: Vec<String>,
+    },
+    /// An orderer answered; `changed` tells whether it moved anything.
+    Order {
+        policy: String,
+        before: Vec<String>,
+        after: Vec<String>,
+        changed: bool,
+    },
+    /// A validator allowed the event.
+    Allow { policy: String },
+    /// A validator vetoed the event, about one hook or (`hook` absent) the whole event.
+    Denial {
+        policy: String,
+        hook: Option<String>,
+        reason: String,
+    },
+    /// A policy failed and is configured `failurePolicy: Ignore`: its answer was dropped.
+    IgnoredFailure {
+        policy: String,
+        role: Role,
+        error: String,
+    },
+    /// Something a policy logged or printed.
+    Log(GuestLog),
+}
+
+/// Runs every applicable policy over `plan`. Returns the first failure of a policy
+/// configured `failurePolicy: Fail`; a denial is not a failure (see [`Policed::denied`]).
+pub fn police(
+    plan: Plan,
+    policies: &[ConfiguredPolicy],
+    ctx: &PoliceContext,
+) -> Result<Policed, SandboxError> {
+    let mut run = Run::new(plan, ctx)?;
+    let applicable: Vec<&ConfiguredPolicy> = policies
+        .iter()
+        .filter(|p| p.applies_to(run.plan.event))
+        .collect();
+    for role in Role::ALL {
+        for configured in applicable.iter().filter(|p| p.policy.has_role(role)) {
+            let outcome = match role {
+                Role::Mutate => run.mutate(configured),
+                Role::Order => run.order(configured),
+                Role::Validate => run.validate(configured),
+            };
+            if let Err(error) = outcome {
+                match configured.failure_policy {
+                    FailurePolicy::Fail => return Err(error),
+                    FailurePolicy::Ignore => run.decisions.push(Decision::IgnoredFailure {
+                        policy: configured.policy.name().to_owned(),
+                        role,
+                        error: error.to_string(),
+                    }),
+                }
+            }
+        }
+    }
+    let denied = run
+        .decisions
+        .iter()
+        .any(|d| matches!(d, Decision::Denial { .. }));
+    Ok(Policed {
+        plan: run.plan,
+        decisions: run.decisions,
+        denied,
+    })
+}
+
+/// The state of one event as policies change it: the plan, and its hooks as the guests
+/// see them (converted once, updated on every patch).
+struct Run<'a> {
+    plan: Plan,
+    hooks: Vec<wit::Hook>,
+    decisions: Vec<Decision>,
+    ctx: &'a PoliceContext,
+}
+
+impl<'a> Run<'a> {
+    fn new(plan: Plan, ctx: &'a PoliceContext) -> Result<Run<'a>, SandboxError> {
+        let hooks = plan
+            .hooks
+            .iter()
+            .map(|planned| to_wit(&planned.hook))
+            .collect::<Result<_, _>>()?;
+        Ok(Run {
+            plan,
+            hooks,
+            decisions: Vec::new(),
+            ctx,
+        })
+    }
+
+    fn context(&self, configured: &ConfiguredPolicy) -> wit::Context {
+        wit::Context {
+            event: wit_event(self.plan.event),
+            release: self.ctx.release.clone(),
+            namespace: self.ctx.namespace.clone(),
+            settings: configured.settings.clone(),
+            dry_run: self.ctx.dry_run,
+        }
+    }
+
+    fn ids(&self) -> Vec<&str> {
+        self.hooks.iter().map(|h| h.id.as_str()).collect()
+    }
+
+    /// Keeps the guest's log lines whatever the outcome, then the answer.
+    fn answer<T>(&mut self, called: Called<T>) -> Result<T, SandboxError> {
+        self.decisions
+            .extend(called.logs.into_iter().map(Decision::Log));
+        called.answer
+    }
+
+    fn mutate(&mut self, configured: &ConfiguredPolicy) -> Result<(), SandboxError> {
+        let policy = &configured.policy;
+        let ctx = self.context(configured);
+        let patches = self.answer(policy.call_mutate(&ctx, &self.hooks))?;
+        check_size(
+            policy,
+            Role::Mutate,
+            answer_size(
+                patches
+                    .iter()
+                    .flat_map(|p| [p.hook_id.as_str(), p.manifest.as_str()]),
+            ),
+        )?;
+        let invalid = |v: Violation| invalid_answer(policy, Role::Mutate, v);
+        let targets = check_patch_ids(&self.ids(), patches.iter().map(|p| p.hook_id.as_str()))
+            .map_err(invalid)?;
+        // Check every patch before applying any: an answer is taken whole or not at all.
+        let mut changes = Vec::with_capacity(patches.len());
+        for (patch, &index) in patches.iter().zip(&targets) {
+            let before: Value = serde_json::from_str(&self.hooks[index].manifest)
+                .expect("the host's own manifest text is JSON");
+            let after = check_patch(&patch.hook_id, &before, &patch.manifest).map_err(invalid)?;
+            if after != before {
+                changes.push((index, before, after));
+            }
+        }
+        for (index, before, after) in changes {
+            let hook = &mut self.plan.hooks[index].hook;
+            let warnings = hook.replace_manifest(&after);
+            self.hooks[index] = to_wit(hook)?;
+            self.decisions.push(Decision::Mutation {
+                policy: policy.name().to_owned(),
+                hook: hook.id.clone(),
+                diff: diff(&before, &after),
+                warnings,
+            });
+        }
+        Ok(())
+    }
+
+    fn order(&mut self, configured: &ConfiguredPolicy) -> Result<(), SandboxError> {
+        let policy = &configured.policy;
+        let ctx = self.context(configured);
+        let order = self.answer(policy.call_order(&ctx, &self.hooks))?;
+        check_size(
+            policy,
+            Role::Order,
+            answer_size(order.iter().map(String::as_str)),
+        )?;
+        let before: Vec<String> = self.hooks.iter().map(|h| h.id.clone()).collect();
+        let permutation =
+            check_order(&self.ids(), &order).map_err(|v| invalid_answer(policy, Role::Order, v))?;
+        let changed = permutation.iter().enumerate().any(|(to, &from)| to != from);
+        if changed {
+            let mut planned: Vec<Option<_>> = std::mem::take(&mut self.plan.hooks)
+                .into_iter()
+                .map(Some)
+                .collect();
+            let mut hooks: Vec<Option<_>> = std::mem::take(&mut self.hooks)
+                .into_iter()
+                .map(Some)
+                .collect();
+            for (position, &from) in permutation.iter().enumerate() {
+                let mut hook: hooks_plan::PlannedHook =
+                    planned[from].take().expect("a permutation");
+                hook.position = position + 1;
+                // The tie-break explained Helm's order; a policy's order has its own reason.
+                hook.tie_break = None;
+                self.plan.hooks.push(hook);
+                self.hooks.push(hooks[from].take().expect("a permutation"));
+            }
+        }
+        self.decisions.push(Decision::Order {
+            policy: policy.name().to_owned(),
+            before,
+            after: order,
+            changed,
+        });
+        Ok(())
+    }
+
+    fn validate(&mut self, configured: &ConfiguredPolicy) -> Result<(), SandboxError> {
+        let policy = &configured.policy;
+        let ctx = self.context(configured);
+        let denials = self.answer(policy.call_validate(&ctx, &self.hooks))?;
+        check_size(
+            policy,
+            Role::Validate,
+            answer_size(
+                denials
+                    .iter()
+                    .flat_map(|d| [d.hook_id.as_deref().unwrap_or(""), d.reason.as_str()]),
+            ),
+        )?;
+        if denials.is_empty() {
+            self.decisions.push(Decision::Allow {
+                policy: policy.name().to_owned(),
+            });
+        }
+        // A denial about an id the plan does not have still denies: failing closed beats
+        // dropping a veto over a typo.
+        self.decisions
+            .extend(denials.into_iter().map(|d| Decision::Denial {
+                policy: policy.name().to_owned(),
+                hook: d.hook_id,
+                reason: d.reason,
+            }));
+        Ok(())
+    }
+}
+
+fn check_size(policy: &Policy, role: Role, size: usize) -> Result<(), SandboxError> {
+    let limit = policy.limits().output_bytes;
+    if size > limit {
+        return Err(SandboxError::OutputTooLarge {
+            policy: policy.name().to_owned(),
+            role,
+            size,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+fn invalid_answer(policy: &Policy, role: Role, violation: Violation) -> SandboxError {
+    SandboxError::InvalidAnswer {
+        policy: policy.name().to_owned(),
+        role,
+        hook: violation.hook,
+        problem: violation.problem,
+    }
+}
+
+/// The hook as the contract shows it to guests.
+fn to_wit(hook: &hooks_plan::Hook) -> Result<wit::Hook, SandboxError> {
+    let manifest = match hook.format {
+        // Already JSON (the input was JSON, or a policy patched it): no need to re-parse.
+        hooks_plan::Format::Json => hook.text.as_str().to_owned(),
+        hooks_plan::Format::Yaml => hook
+            .manifest()
+            .map_err(|source| SandboxError::Manifest {
+                hook: hook.id.clone(),
+                source: Box::new(source),
+            })?
+            .to_string(),
+    };
+    Ok(wit::Hook {
+        id: hook.id.clone(),
+        api_version: hook.api_version.clone(),
+        kind: hook.kind.clone(),
+        name: hook.name.clone(),
+        namespace: hook.namespace.clone(),
+        weight: hook.weight,
+        events: hook.events.iter().map(|e| wit_event(*e)).collect(),
+        delete_policies: hook.delete_policies.clone(),
+        output_log_policies: hook.output_log_policies.clone(),
+        source: hook.source.to_string(),
+        manifest,
+    })
+}
+
+fn wit_event(event: Event) -> wit::Event {
+    match event {
+        Event::PreInstall => wit::Event::PreInstall,
+        Event::PostInstall => wit::Event::PostInstall,
+        Event::PreUpgrade => wit::Event::PreUpgrade,
+        Event::PostUpgrade => wit::Event::PostUpgrade,
+        Event::PreDelete => wit::Event::PreDelete,
+        Event::PostDelete => wit::Event::PostDelete,
+        Event::PreRollback => wit::Event::PreRollback,
+        Event::PostRollback => wit::Event::PostRollback,
+        Event::Test => wit::Event::Test,
+    }
+}
+
+/// A unified diff of two manifests as YAML (what people write manifests in), falling back
+/// to pretty JSON should YAML rendering fail.
+fn diff(before: &Value, after: &Value) -> String {
+    let render = |value: &Value| {
+        serde_saphyr::to_string(value)
+            .unwrap_or_else(|_| serde_json::to_string_pretty(value).unwrap_or_default())
+    };
+    let (before, after) = (render(before), render(after));
+    similar::TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(3)
+        .header("before", "after")
+        .to_string()
+}

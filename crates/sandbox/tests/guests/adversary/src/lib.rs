@@ -1,0 +1,221 @@
+//! A policy that misbehaves on request. Its settings choose the misbehaviour:
+//!
+//! ```json
+//! {"mode": "loop", "role": "validate"}
+//! ```
+//!
+//! `mode` is one of: `well-behaved` (the default), `deny`, `reverse`, `error`, `loop`,
+//! `memory-bomb`, `recursion`, `panic`, `exit`, `huge-output`, `noisy`, `not-permutation`,
+//! `rename`, `retarget`, `reweight`, `unknown-id`, `invalid-json`, `not-object`,
+//! `delete-policy`. Modes that make sense in one role only act there; the disruptive ones
+//! (`error`, `loop`, `memory-bomb`, `recursion`, `panic`, `exit`) act in `role`
+//! (default `mutate`). In every other role the policy behaves well, so a test can tell
+//! exactly which call the host stopped.
+
+// wit-bindgen's generated ABI glue (exports with `export_name`, raw pointers) is unsafe
+// by nature; the code written here has none.
+#![allow(unsafe_code)]
+
+wit_bindgen::generate!({
+    path: "../../../../../wit",
+    world: "policy",
+});
+
+use exports::kubectl_hooks::policy::{mutate, order, validate};
+use kubectl_hooks::policy::host::{Level, log};
+use kubectl_hooks::policy::types::{Context, Denial, Hook, Patch};
+use serde_json::Value;
+
+struct Adversary;
+
+struct Settings {
+    mode: String,
+    role: String,
+    label: Option<String>,
+}
+
+fn settings(ctx: &Context) -> Settings {
+    let value: Value = serde_json::from_str(&ctx.settings).unwrap_or(Value::Null);
+    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    Settings {
+        mode: text("mode").unwrap_or_else(|| "well-behaved".into()),
+        role: text("role").unwrap_or_else(|| "mutate".into()),
+        label: text("label"),
+    }
+}
+
+/// The misbehaviours that can strike any role. Returns an error for `error`; the others
+/// never return.
+fn disrupt(settings: &Settings, role: &str) -> Result<(), String> {
+    if settings.role != role {
+        return Ok(());
+    }
+    match settings.mode.as_str() {
+        "error" => Err(format!("refusing on purpose in {role}")),
+        "loop" => {
+            let mut spins = 0u64;
+            loop {
+                spins = std::hint::black_box(spins.wrapping_add(1));
+            }
+        }
+        "memory-bomb" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                // Non-zero so every page is really touched.
+                hoard.push(vec![0xAA; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "recursion" => {
+            let depth = recurse(0);
+            Err(format!("unreachable: recursion returned {depth}"))
+        }
+        "panic" => panic!("adversary panicked on purpose in {role}"),
+        "exit" => std::process::exit(3),
+        _ => Ok(()),
+    }
+}
+
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 32]);
+    if std::hint::black_box(true) {
+        recurse(depth + 1) + frame[7]
+    } else {
+        depth
+    }
+}
+
+fn manifest(hook: &Hook) -> Value {
+    serde_json::from_str(&hook.manifest).expect("the host sends JSON objects")
+}
+
+fn patch(hook: &Hook, change: impl FnOnce(&mut Value)) -> Patch {
+    let mut value = manifest(hook);
+    change(&mut value);
+    Patch {
+        hook_id: hook.id.clone(),
+        manifest: value.to_string(),
+    }
+}
+
+fn annotations(value: &mut Value) -> &mut serde_json::Map<String, Value> {
+    let metadata = value["metadata"].as_object_mut().expect("metadata");
+    metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()))
+        .as_object_mut()
+        .expect("annotations")
+}
+
+impl mutate::Guest for Adversary {
+    fn mutate(ctx: Context, hooks: Vec<Hook>) -> Result<Vec<Patch>, String> {
+        let settings = settings(&ctx);
+        disrupt(&settings, "mutate")?;
+        let Some(first) = hooks.first() else {
+            return Ok(Vec::new());
+        };
+        Ok(match settings.mode.as_str() {
+            "rename" => vec![patch(first, |m| m["metadata"]["name"] = "renamed".into())],
+            "retarget" => vec![patch(first, |m| {
+                annotations(m).insert("helm.sh/hook".into(), "post-delete".into());
+            })],
+            "reweight" => vec![patch(first, |m| {
+                annotations(m).insert("helm.sh/hook-weight".into(), "-100".into());
+            })],
+            "delete-policy" => vec![patch(first, |m| {
+                annotations(m).insert(
+                    "helm.sh/hook-delete-policy".into(),
+                    "hook-succeeded,hook-failed".into(),
+                );
+            })],
+            "unknown-id" => vec![Patch {
+                hook_id: "Job/ghost".into(),
+                manifest: first.manifest.clone(),
+            }],
+            "invalid-json" => vec![Patch {
+                hook_id: first.id.clone(),
+                manifest: "{\"apiVersion\": ".into(),
+            }],
+            "not-object" => vec![Patch {
+                hook_id: first.id.clone(),
+                manifest: "[1, 2, 3]".into(),
+            }],
+            _ => match settings.label {
+                Some(label) => hooks
+                    .iter()
+                    .map(|hook| {
+                        patch(hook, |m| {
+                            let metadata = m["metadata"].as_object_mut().expect("metadata");
+                            let labels = metadata
+                                .entry("labels")
+                                .or_insert_with(|| Value::Object(Default::default()));
+                            labels["policed-by"] = label.clone().into();
+                        })
+                    })
+                    .collect(),
+                None => Vec::new(),
+            },
+        })
+    }
+}
+
+impl order::Guest for Adversary {
+    fn order(ctx: Context, hooks: Vec<Hook>) -> Result<Vec<String>, String> {
+        let settings = settings(&ctx);
+        disrupt(&settings, "order")?;
+        let mut ids: Vec<String> = hooks.into_iter().map(|h| h.id).collect();
+        match settings.mode.as_str() {
+            "reverse" => ids.reverse(),
+            "not-permutation" => {
+                // Drops the last hook and runs the first one twice.
+                if let Some(first) = ids.first().cloned() {
+                    ids.pop();
+                    ids.push(first);
+                }
+            }
+            _ => {}
+        }
+        Ok(ids)
+    }
+}
+
+impl validate::Guest for Adversary {
+    fn validate(ctx: Context, hooks: Vec<Hook>) -> Result<Vec<Denial>, String> {
+        let settings = settings(&ctx);
+        disrupt(&settings, "validate")?;
+        match settings.mode.as_str() {
+            "deny" => Ok(hooks
+                .iter()
+                .map(|hook| Denial {
+                    hook_id: Some(hook.id.clone()),
+                    reason: format!("adversary denies {} of weight {}", hook.id, hook.weight),
+                })
+                .collect()),
+            "huge-output" => Ok((0..20)
+                .map(|i| Denial {
+                    hook_id: None,
+                    reason: format!("{i}{}", "x".repeat(1 << 20)),
+                })
+                .collect()),
+            "noisy" => {
+                for i in 0..10_000 {
+                    log(Level::Info, &format!("noise {i}"));
+                }
+                let line = "y".repeat(1023);
+                for _ in 0..2048 {
+                    println!("{line}");
+                }
+                Ok(Vec::new())
+            }
+            _ => {
+                log(
+                    Level::Info,
+                    &format!("checked {} hooks for {:?}", hooks.len(), ctx.event),
+                );
+                Ok(Vec::new())
+            }
+        }
+    }
+}
+
+export!(Adversary);
