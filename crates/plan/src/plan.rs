@@ -170,11 +170,9 @@ fn check_duplicates(hooks: &[Hook], selected: &[usize], event: Event) -> Result<
             hook.namespace.as_deref(),
             hook.name.as_str(),
         );
-        let earlier = seen
-            .insert(key, index)
-            .or_else(|| ids.insert(hook.id.as_str(), index));
-        ids.insert(hook.id.as_str(), index);
-        if let Some(first) = earlier {
+        let same_object = seen.insert(key, index);
+        let same_id = ids.insert(hook.id.as_str(), index);
+        if let Some(first) = same_object.or(same_id) {
             let (first, second) = if hooks[first].input_position <= hook.input_position {
                 (&hooks[first], hook)
             } else {
