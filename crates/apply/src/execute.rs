@@ -316,7 +316,7 @@ impl Executor {
             DryRun::None => {}
         }
 
-        if hook.has_delete_policy(BEFORE_HOOK_CREATION) && !hook.is_never_deleted() {
+        if hook.deletes_on(BEFORE_HOOK_CREATION) {
             self.delete(run, index, &target, DeleteReason::BeforeHookCreation)
                 .await
                 .map_err(stop)?;
@@ -760,7 +760,7 @@ impl Executor {
             .map_err(|e| {
                 self.call_error(hook, "get", &target.object, e, format!("{name} to be read"))
             })?;
-        let replace = hook.has_delete_policy(BEFORE_HOOK_CREATION) && !hook.is_never_deleted();
+        let replace = hook.deletes_on(BEFORE_HOOK_CREATION);
         let mut actions = Vec::new();
         match (exists, replace) {
             (true, true) => actions.push(format!(
@@ -791,7 +791,7 @@ impl Executor {
         let name = target.object.kubectl_name();
         let mut actions = Vec::new();
         let mut existed = false;
-        if hook.has_delete_policy(BEFORE_HOOK_CREATION) && !hook.is_never_deleted() {
+        if hook.deletes_on(BEFORE_HOOK_CREATION) {
             let params = DeleteParams {
                 dry_run: true,
                 propagation_policy: Some(PropagationPolicy::Background),
@@ -898,17 +898,14 @@ impl Executor {
             if wanted {
                 self.show_logs(run, index).await;
             }
-            if hook.has_delete_policy(HOOK_FAILED) && !hook.is_never_deleted() {
+            if hook.deletes_on(HOOK_FAILED) {
                 self.cleanup_delete(run, index, DeleteReason::HookFailed)
                     .await?;
             }
         }
         for earlier in 0..index {
             let earlier_hook = run.hooks[earlier];
-            if run.created[earlier].is_some()
-                && earlier_hook.has_delete_policy(HOOK_SUCCEEDED)
-                && !earlier_hook.is_never_deleted()
-            {
+            if run.created[earlier].is_some() && earlier_hook.deletes_on(HOOK_SUCCEEDED) {
                 self.cleanup_delete(run, earlier, DeleteReason::HookSucceeded)
                     .await?;
             }
@@ -929,7 +926,7 @@ impl Executor {
             {
                 self.show_logs(run, index).await;
             }
-            if hook.has_delete_policy(HOOK_SUCCEEDED) && !hook.is_never_deleted() {
+            if hook.deletes_on(HOOK_SUCCEEDED) {
                 self.cleanup_delete(run, index, DeleteReason::HookSucceeded)
                     .await?;
             }

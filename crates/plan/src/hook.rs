@@ -81,6 +81,12 @@ impl Hook {
         self.kind == "CustomResourceDefinition"
     }
 
+    /// Whether Helm deletes this hook at `policy`'s moment: it carries the policy (the
+    /// default applied) and is not a CustomResourceDefinition.
+    pub fn deletes_on(&self, policy: &str) -> bool {
+        self.has_delete_policy(policy) && !self.is_never_deleted()
+    }
+
     /// The API group of `apiVersion` (`""` for the core group).
     pub fn group(&self) -> &str {
         self.api_version
