@@ -15,10 +15,12 @@ if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
     rustup target add "$target"
 fi
 
-# Small artifacts without touching the workspace's release profile, which the host
+# Fast, lean artifacts without touching the workspace's release profile, which the host
 # binaries share: these settings apply to this invocation only, and the wasm target has
-# its own build directory, so native release builds are not invalidated.
-export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-s}"
+# its own build directory, so native release builds are not invalidated. opt-level 3
+# rather than "s": guards spend their time parsing manifests, and the size-optimised
+# build was a fifth slower for 5 % smaller components.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-3}"
 export CARGO_PROFILE_RELEASE_LTO="${CARGO_PROFILE_RELEASE_LTO:-true}"
 export CARGO_PROFILE_RELEASE_CODEGEN_UNITS="${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-1}"
 export CARGO_PROFILE_RELEASE_DEBUG="${CARGO_PROFILE_RELEASE_DEBUG:-false}"

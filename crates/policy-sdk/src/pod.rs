@@ -6,6 +6,10 @@ use crate::{FieldPath, Hook};
 
 /// Where a kind keeps its pod spec, or `None` for kinds that run no pods.
 pub fn pod_spec_path(kind: &str) -> Option<FieldPath> {
+    pod_spec_keys(kind).map(FieldPath::of)
+}
+
+fn pod_spec_keys(kind: &str) -> Option<&'static [&'static str]> {
     let keys: &[&str] = match kind {
         "Pod" => &["spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
@@ -18,7 +22,7 @@ pub fn pod_spec_path(kind: &str) -> Option<FieldPath> {
         "PodTemplate" => &["template", "spec"],
         _ => return None,
     };
-    Some(FieldPath::of(keys))
+    Some(keys)
 }
 
 /// Every pod spec of the hook's manifest, with its path (today at most one per object).
@@ -28,22 +32,33 @@ pub fn pod_specs(hook: &Hook) -> Vec<PodSpecRef<'_>> {
 
 /// [`pod_specs`] for a bare manifest; the kind is read from the manifest.
 pub fn pod_specs_in(manifest: &Value) -> Vec<PodSpecRef<'_>> {
-    let Some(path) = manifest_kind(manifest).and_then(pod_spec_path) else {
+    let Some(keys) = manifest_kind(manifest).and_then(pod_spec_keys) else {
         return Vec::new();
     };
-    match manifest.pointer(&path.pointer()) {
-        Some(spec @ Value::Object(_)) => vec![PodSpecRef { path, spec }],
+    // Key by key rather than through a JSON pointer: guards call this for every hook,
+    // and a pointer means building and re-splitting a string each time.
+    match keys.iter().try_fold(manifest, |value, key| value.get(key)) {
+        Some(spec @ Value::Object(_)) => vec![PodSpecRef {
+            path: FieldPath::of(keys),
+            spec,
+        }],
         _ => Vec::new(),
     }
 }
 
 /// Mutable access to every pod spec of a manifest, for mutators.
 pub fn pod_specs_mut(manifest: &mut Value) -> Vec<PodSpecMut<'_>> {
-    let Some(path) = manifest_kind(manifest).and_then(pod_spec_path) else {
+    let Some(keys) = manifest_kind(manifest).and_then(pod_spec_keys) else {
         return Vec::new();
     };
-    match manifest.pointer_mut(&path.pointer()) {
-        Some(spec @ Value::Object(_)) => vec![PodSpecMut { path, spec }],
+    match keys
+        .iter()
+        .try_fold(manifest, |value, key| value.get_mut(key))
+    {
+        Some(spec @ Value::Object(_)) => vec![PodSpecMut {
+            path: FieldPath::of(keys),
+            spec,
+        }],
         _ => Vec::new(),
     }
 }

@@ -7,6 +7,7 @@ use wasmtime::component::Instance;
 use crate::bindings::kubectl_hooks::policy::types as wit;
 use crate::engine::{GuestLog, LogLevel, State, TICK};
 use crate::limits::STDIO_BYTES;
+use crate::pool::Slots;
 use crate::{Policy, Role, SandboxError};
 
 /// The most of a failed guest's output quoted in its error.
@@ -39,6 +40,7 @@ impl Policy {
     /// Instantiates the policy once and drops the instance: proves it can run and
     /// measures what every call pays before the guest's code starts.
     pub fn instantiate(&self) -> Result<(), SandboxError> {
+        let _slot = self.engine.inner.slots.as_ref().map(Slots::take);
         let mut store = self.store();
         self.pre
             .instantiate(&mut store)
@@ -99,6 +101,7 @@ impl Policy {
         role: Role,
         run: impl FnOnce(&mut Store<State>, &Instance) -> wasmtime::Result<Result<T, String>>,
     ) -> Called<T> {
+        let _slot = self.engine.inner.slots.as_ref().map(Slots::take);
         let mut store = self.store();
         let result = self
             .pre

@@ -13,7 +13,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings;
 use crate::cache::CompileCache;
-use crate::limits::{LOG_MESSAGE_BYTES, LOG_MESSAGES, Limiter};
+use crate::limits::{LOG_MESSAGE_BYTES, LOG_MESSAGES, Limiter, MIB};
+use crate::pool::{self, Slots};
 use crate::stdio::BoundedPipe;
 
 /// How often the epoch advances: the granularity of every wall-clock cap. 10 ms keeps
@@ -51,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) linker: Linker<State>,
     pub(crate) cache: CompileCache,
     pub(crate) fuel: bool,
+    /// Calls in flight on the instance pool; `None` when the engine allocates per call.
+    pub(crate) slots: Option<Slots>,
     ticker: Option<Ticker>,
 }
 
@@ -59,6 +62,7 @@ impl std::fmt::Debug for PolicyEngine {
         f.debug_struct("PolicyEngine")
             .field("cache", &self.inner.cache)
             .field("fuel", &self.inner.fuel)
+            .field("pooled", &self.pooled())
             .finish_non_exhaustive()
     }
 }
@@ -69,7 +73,23 @@ impl PolicyEngine {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.consume_fuel(options.fuel);
-        let engine = wasmtime::Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+        let mut frugal = config.clone();
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool::config()));
+        // The pool reserves its address space up front (4 GiB and a guard per memory, so
+        // that compiled code needs no bounds checks). Where that is refused, as under a
+        // `ulimit -v`, policies still run: allocated per call, each memory mapped at its
+        // size and moved when it grows, at the price of explicit bounds checks.
+        frugal
+            .memory_reservation(0)
+            .memory_reservation_for_growth(16 * MIB)
+            .memory_guard_size(64 * 1024);
+        let (engine, slots) = match wasmtime::Engine::new(&config) {
+            Ok(engine) => (engine, Some(Slots::default())),
+            Err(_) => (
+                wasmtime::Engine::new(&frugal).map_err(|e| format!("{e:#}"))?,
+                None,
+            ),
+        };
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("{e:#}"))?;
@@ -84,6 +104,7 @@ impl PolicyEngine {
                 linker,
                 cache,
                 fuel: options.fuel,
+                slots,
                 ticker,
             }),
         })
@@ -91,6 +112,12 @@ impl PolicyEngine {
 
     pub fn fuel_enabled(&self) -> bool {
         self.inner.fuel
+    }
+
+    /// Whether calls are instantiated from the instance pool (the normal case) rather
+    /// than allocated per call (where the pool's address space could not be reserved).
+    pub fn pooled(&self) -> bool {
+        self.inner.slots.is_some()
     }
 
     /// The directory compiled policies are cached in, if any.

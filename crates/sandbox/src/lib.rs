@@ -21,6 +21,7 @@ mod invariants;
 mod limits;
 mod load;
 mod pipeline;
+mod pool;
 mod stdio;
 
 pub use config::{CONFIG_API_VERSION, CONFIG_KIND, PolicyConfig, PolicySpec, check_unique_names};

@@ -20,6 +20,25 @@ fn hooks(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// [`hooks`] with the address space limited to 2 GiB (`ulimit -v`), too little for the
+/// instance pool's reservation.
+fn hooks_with_little_address_space(args: &[&str]) -> Output {
+    let binary = kubectl_hooks();
+    let mut command = std::process::Command::new("sh");
+    command
+        .current_dir(workspace_root())
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .env(
+            "KUBECTL_HOOKS_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-policy-cache"),
+        )
+        .args(["-c", r#"ulimit -v 2097152 && exec "$0" "$@""#])
+        .arg(binary.get_program())
+        .args(args);
+    command.output().unwrap()
+}
+
 /// A component built for `wasm32-wasip2`, relative to the workspace root (where the
 /// binary runs). Missing ones fail with the command that builds them.
 fn artifact(package: &str) -> String {
@@ -42,6 +61,12 @@ fn settings() -> insta::Settings {
     settings.add_filter(
         r"compile:\s+[0-9.]+ ms \(.*\)",
         "compile:   [time] ms ([compiled or cached])",
+    );
+    // The fixture's own line numbers in a panic message move whenever it is edited.
+    settings.add_filter(r"(adversary/src/lib\.rs):\d+:\d+", "$1:[line]");
+    settings.add_filter(
+        r"instance:\s+[0-9.]+ µs per call",
+        "instance:  [time] µs per call",
     );
     settings.add_filter(r#""(duration|size)": \d+"#, r#""$1": "[redacted]""#);
     settings.add_filter(r"/[^\s`']*/(config|suite)-[^\s`'/]+", "[tmp]");
@@ -98,8 +123,39 @@ fn inspect_json() {
             ".sha256" => "[sha256]",
             ".compilation.duration" => "[duration]",
             ".compilation.fromCache" => "[bool]",
+            ".instance.duration" => "[duration]",
         })
     });
+}
+
+/// Regression: with the instance pool's address space refused (a `ulimit -v`, as some
+/// CI runners and shared hosts set), policies must still run, allocated per call, and
+/// decide exactly as they do from the pool.
+#[test]
+fn policies_run_where_the_instance_pool_cannot_be_reserved() {
+    let plan = [
+        "plan",
+        "pre-install",
+        "-f",
+        EXAMPLE,
+        "--policy-config",
+        "examples/ledger/policies.yaml",
+    ];
+    let pooled = hooks(&plan);
+    let limited = hooks_with_little_address_space(&plan);
+    assert_eq!(pooled.status.code(), Some(0), "{}", transcript(&pooled));
+    assert_eq!(transcript(&limited), transcript(&pooled));
+
+    let inspect = ["policy", "inspect", &artifact("deny-privileged")];
+    let pooled = String::from_utf8(hooks(&inspect).stdout).unwrap();
+    assert!(pooled.contains("(from the instance pool)"), "{pooled}");
+    let limited = hooks_with_little_address_space(&inspect);
+    let stdout = String::from_utf8_lossy(&limited.stdout);
+    assert!(
+        stdout.contains("(allocated per call: the instance pool's address space was refused)"),
+        "{}",
+        transcript(&limited)
+    );
 }
 
 #[test]

@@ -7,4 +7,5 @@ mod config;
 mod containment;
 mod load;
 mod pipeline;
+mod pool;
 mod util;

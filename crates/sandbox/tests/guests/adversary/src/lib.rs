@@ -7,9 +7,9 @@
 //! `mode` is one of: `well-behaved` (the default), `deny`, `reverse`, `error`, `loop`,
 //! `memory-bomb`, `recursion`, `panic`, `exit`, `huge-output`, `noisy`, `not-permutation`,
 //! `rename`, `retarget`, `reweight`, `unknown-id`, `invalid-json`, `not-object`,
-//! `delete-policy`. Modes that make sense in one role only act there; the disruptive ones
-//! (`error`, `loop`, `memory-bomb`, `recursion`, `panic`, `exit`) act in `role`
-//! (default `mutate`). In every other role the policy behaves well, so a test can tell
+//! `delete-policy`, `remember`. Modes that make sense in one role only act there; the
+//! disruptive ones (`error`, `loop`, `memory-bomb`, `recursion`, `panic`, `exit`) act
+//! in `role` (default `mutate`). In every other role the policy behaves well, so a test can tell
 //! exactly which call the host stopped.
 
 // wit-bindgen's generated ABI glue (exports with `export_name`, raw pointers) is unsafe
@@ -24,6 +24,9 @@ wit_bindgen::generate!({
 use exports::kubectl_hooks::policy::{mutate, order, validate};
 use kubectl_hooks::policy::host::{Level, log};
 use kubectl_hooks::policy::types::{Context, Denial, Hook, Patch};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
 use serde_json::Value;
 
 struct Adversary;
@@ -73,6 +76,33 @@ fn disrupt(settings: &Settings, role: &str) -> Result<(), String> {
         "panic" => panic!("adversary panicked on purpose in {role}"),
         "exit" => std::process::exit(3),
         _ => Ok(()),
+    }
+}
+
+/// A static and 4 MiB of fresh heap that must read as they do in a new instance: if a
+/// recycled instance slot kept the last call's memory, the marker written below is
+/// still there (and the allocator, trusting fresh memory to be zero, hands back the
+/// last call's bytes).
+fn remember() -> Vec<Denial> {
+    static MARKER: AtomicU64 = AtomicU64::new(0);
+    let mut denials = Vec::new();
+    if MARKER.swap(0xFEED, Relaxed) != 0 {
+        denials.push(denial("a static kept its value from an earlier call"));
+    }
+    let mut heap = vec![0u8; 4 << 20];
+    if heap.iter().any(|b| *b != 0) {
+        denials.push(denial("fresh heap held bytes of an earlier call"));
+    }
+    heap.fill(0xAA);
+    std::hint::black_box(&heap);
+    log(Level::Info, "remembered");
+    denials
+}
+
+fn denial(reason: &str) -> Denial {
+    Denial {
+        hook_id: None,
+        reason: reason.to_owned(),
     }
 }
 
@@ -197,6 +227,7 @@ impl validate::Guest for Adversary {
                     reason: format!("{i}{}", "x".repeat(1 << 20)),
                 })
                 .collect()),
+            "remember" => Ok(remember()),
             "noisy" => {
                 for i in 0..10_000 {
                     log(Level::Info, &format!("noise {i}"));
