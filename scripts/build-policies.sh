@@ -31,6 +31,19 @@ for p in "${packages[@]}"; do args+=(-p "$p"); done
 cargo build --release --target "$target" "${args[@]}"
 
 out="${CARGO_TARGET_DIR:-target}/$target/release"
+# Policy configs, test suites and the tests name the components by a path in the
+# checkout (`target/wasm32-wasip2/release/…`); with the target dir elsewhere, copy them
+# there so those paths hold wherever cargo builds.
+stable="target/$target/release"
+if [ "$(realpath -m "$out")" != "$(realpath -m "$stable")" ]; then
+    mkdir -p "$stable"
+    for p in "${packages[@]}"; do
+        artifact="$out/${p//-/_}.wasm"
+        # Not through cargo's hard link: replace the file, leave its build output alone.
+        if [ -f "$artifact" ]; then cp --remove-destination "$artifact" "$stable/"; fi
+    done
+    out="$stable"
+fi
 status=0
 for p in "${packages[@]}"; do
     artifact="$out/${p//-/_}.wasm"

@@ -62,9 +62,16 @@ pub(super) struct ExpectedDenial {
 pub(super) struct ExpectedPatch {
     pub hook: String,
     pub path: String,
+    /// `Some(Value::Null)` for `value: null`: a field set to null is not an absent one.
+    #[serde(default, deserialize_with = "present")]
     pub value: Option<Value>,
     #[serde(default)]
     pub absent: bool,
+}
+
+/// A key that is there, whatever its value (plain `Option` would read `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(value).map(Some)
 }
 
 impl Suite {
@@ -97,4 +104,27 @@ impl Suite {
 /// A path in a suite, relative to the suite's directory.
 pub(super) fn relative_to(suite: &Path, path: &str) -> PathBuf {
     suite.parent().unwrap_or(Path::new("")).join(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: `value: null` was read as a missing `value`, so a suite could not
+    /// expect a field set to null (and the entry was refused as having neither).
+    #[test]
+    fn patched_value_null_is_a_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("suite.yaml");
+        std::fs::write(
+            &file,
+            "policy: p.wasm\ncases:\n  - name: nulls\n    event: pre-install\n    manifests: hooks.yaml\n    expect:\n      patched:\n        - {hook: Job/a, path: /spec/x, value: null}\n        - {hook: Job/a, path: /spec/y, absent: true}\n",
+        )
+        .unwrap();
+        let suite = Suite::read(&file).unwrap();
+        let patched = suite.cases[0].expect.patched.as_ref().unwrap();
+        assert_eq!(patched[0].value, Some(Value::Null));
+        assert_eq!(patched[1].value, None);
+        assert!(patched[1].absent);
+    }
 }
