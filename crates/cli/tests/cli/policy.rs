@@ -3,41 +3,44 @@
 //! (which also builds the four example policies) before the tests run.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
-use crate::util::{EXAMPLE, kubectl_hooks, transcript, workspace_root};
+use crate::util::{EXAMPLE, kubectl_hooks, kubectl_hooks_in_shell, transcript, workspace_root};
 
 /// Runs the binary with its compile cache in cargo's per-target temp dir: never the
 /// user's cache, and shared by the tests only to save compile time.
 fn hooks(args: &[&str]) -> Output {
-    kubectl_hooks()
-        .env(
-            "KUBECTL_HOOKS_CACHE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-policy-cache"),
-        )
-        .args(args)
-        .output()
-        .unwrap()
+    with_cache(kubectl_hooks()).args(args).output().unwrap()
 }
 
 /// [`hooks`] with the address space limited to 2 GiB (`ulimit -v`), too little for the
 /// instance pool's reservation.
 fn hooks_with_little_address_space(args: &[&str]) -> Output {
-    let binary = kubectl_hooks();
-    let mut command = std::process::Command::new("sh");
-    command
-        .current_dir(workspace_root())
-        .env_remove("KUBECONFIG")
-        .env("NO_COLOR", "1")
-        .env(
-            "KUBECTL_HOOKS_CACHE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-policy-cache"),
-        )
-        .args(["-c", r#"ulimit -v 2097152 && exec "$0" "$@""#])
-        .arg(binary.get_program())
-        .args(args);
-    command.output().unwrap()
+    with_cache(kubectl_hooks_in_shell(
+        r#"ulimit -v 2097152 && exec "$0" "$@""#,
+    ))
+    .args(args)
+    .output()
+    .unwrap()
 }
+
+fn with_cache(mut command: Command) -> Command {
+    command.env(
+        "KUBECTL_HOOKS_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-policy-cache"),
+    );
+    command
+}
+
+/// `plan pre-install` of the example chart with the example policies.
+const PLAN_WITH_EXAMPLE_POLICIES: [&str; 6] = [
+    "plan",
+    "pre-install",
+    "-f",
+    EXAMPLE,
+    "--policy-config",
+    "examples/ledger/policies.yaml",
+];
 
 /// A component built for `wasm32-wasip2`, relative to the workspace root (where the
 /// binary runs). Missing ones fail with the command that builds them.
@@ -133,16 +136,8 @@ fn inspect_json() {
 /// decide exactly as they do from the pool.
 #[test]
 fn policies_run_where_the_instance_pool_cannot_be_reserved() {
-    let plan = [
-        "plan",
-        "pre-install",
-        "-f",
-        EXAMPLE,
-        "--policy-config",
-        "examples/ledger/policies.yaml",
-    ];
-    let pooled = hooks(&plan);
-    let limited = hooks_with_little_address_space(&plan);
+    let pooled = hooks(&PLAN_WITH_EXAMPLE_POLICIES);
+    let limited = hooks_with_little_address_space(&PLAN_WITH_EXAMPLE_POLICIES);
     assert_eq!(pooled.status.code(), Some(0), "{}", transcript(&pooled));
     assert_eq!(transcript(&limited), transcript(&pooled));
 
@@ -174,14 +169,7 @@ fn inspect_refuses_a_core_module_and_the_wrong_contract() {
 
 #[test]
 fn plan_pre_install_with_the_example_policies() {
-    let output = hooks(&[
-        "plan",
-        "pre-install",
-        "-f",
-        EXAMPLE,
-        "--policy-config",
-        "examples/ledger/policies.yaml",
-    ]);
+    let output = hooks(&PLAN_WITH_EXAMPLE_POLICIES);
     assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
     settings().bind(|| insta::assert_snapshot!(transcript(&output)));
 }

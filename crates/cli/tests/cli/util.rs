@@ -13,7 +13,20 @@ pub fn workspace_root() -> PathBuf {
 /// The binary under test, run from the workspace root with a scrubbed environment so a
 /// developer's kubeconfig or cache never leaks in.
 pub fn kubectl_hooks() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-hooks"));
+    scrubbed(Command::new(env!("CARGO_BIN_EXE_kubectl-hooks")))
+}
+
+/// [`kubectl_hooks`] started by `sh -c script`, for what only a shell sets up (such as
+/// `ulimit`); the script ends with `exec "$0" "$@"`.
+pub fn kubectl_hooks_in_shell(script: &str) -> Command {
+    let mut command = scrubbed(Command::new("sh"));
+    command
+        .args(["-c", script])
+        .arg(env!("CARGO_BIN_EXE_kubectl-hooks"));
+    command
+}
+
+fn scrubbed(mut command: Command) -> Command {
     command
         .current_dir(workspace_root())
         .env_remove("KUBECONFIG")
