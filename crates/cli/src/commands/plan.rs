@@ -36,6 +36,10 @@ pub(crate) struct PlanCommand {
 
     #[command(flatten)]
     policies: PolicyArgs,
+
+    /// The namespace policies are told hooks without one go to (`context.namespace`).
+    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "default")]
+    namespace: String,
 }
 
 /// The plan JSON, with a `policies` section when policies ran: existing fields unchanged,
@@ -57,7 +61,10 @@ impl PlanCommand {
         )?;
         // `plan` never applies anything: policies are told it is a dry run.
         let (unpoliced, policed) = if self.policies.any() {
-            (None, Some(self.policies.police(plan, true)?))
+            (
+                None,
+                Some(self.policies.police(plan, &self.namespace, true)?.0),
+            )
         } else {
             (Some(plan), None)
         };

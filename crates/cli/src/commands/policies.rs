@@ -32,10 +32,6 @@ pub(crate) struct PolicyArgs {
     /// The release name policies are told (`context.release`).
     #[arg(long, value_name = "NAME", default_value = "")]
     pub release: String,
-
-    /// The namespace policies are told hooks without one go to (`context.namespace`).
-    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "default")]
-    pub namespace: String,
 }
 
 impl PolicyArgs {
@@ -43,15 +39,25 @@ impl PolicyArgs {
         !self.policies.is_empty() || !self.policy_config.is_empty()
     }
 
-    /// Loads the policies and polices `plan`.
-    pub(crate) fn police(&self, plan: Plan, dry_run: bool) -> Result<Policed, Failure> {
+    /// Loads the policies and polices `plan`; policies are told that hooks without a
+    /// namespace go to `namespace`. Also returns the policies' names, in order.
+    pub(crate) fn police(
+        &self,
+        plan: Plan,
+        namespace: &str,
+        dry_run: bool,
+    ) -> Result<(Policed, Vec<String>), Failure> {
         let policies = load(&self.policies, &self.policy_config)?;
         let ctx = PoliceContext {
             release: self.release.clone(),
-            namespace: self.namespace.clone(),
+            namespace: namespace.to_owned(),
             dry_run,
         };
-        Ok(hooks_sandbox::police(plan, &policies, &ctx)?)
+        let names = policies
+            .iter()
+            .map(|p| p.policy.name().to_owned())
+            .collect();
+        Ok((hooks_sandbox::police(plan, &policies, &ctx)?, names))
     }
 }
 

@@ -12,6 +12,7 @@ use hooks_apply::{
 use hooks_plan::{Event as HookEvent, Ordering, Plan};
 use serde::Serialize;
 
+use super::policies::PolicyArgs;
 use super::{ManifestArgs, parse_event};
 use crate::{Failure, exit_codes};
 
@@ -55,17 +56,12 @@ pub(crate) struct RunCommand {
     #[command(flatten)]
     manifests: ManifestArgs,
 
-    /// A policy component (`.wasm`) to run over the plan before anything is applied.
-    /// Repeatable.
-    #[arg(long = "policy", value_name = "FILE")]
-    policies: Vec<PathBuf>,
-
-    /// A policy configuration file (names, paths, settings, failure policy, limits).
-    #[arg(long, value_name = "FILE")]
-    policy_config: Option<PathBuf>,
+    /// Policies run over the plan before anything is applied; a denial applies nothing.
+    #[command(flatten)]
+    policies: PolicyArgs,
 
     /// The namespace for namespaced hooks whose manifest names none (default: the
-    /// context's namespace, else `default`).
+    /// context's namespace, else `default`). Policies are told the same.
     #[arg(short, long)]
     namespace: Option<String>,
 
@@ -130,28 +126,32 @@ impl RunCommand {
                 writeln!(stderr, "warning: {warning}")?;
             }
         }
-        let (plan, policing) = self.police(plan)?;
-
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let report = runtime.block_on(self.apply(&plan))?;
+        // Reading the kubeconfig touches no cluster; it comes first so that policies are
+        // told the namespace hooks will really go to (`-n`, else the context's).
+        let connection = runtime
+            .block_on(Connection::connect(&ClientOptions {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.context.clone(),
+                namespace: self.namespace.clone(),
+            }))
+            .map_err(apply_failure)?;
+        let (plan, policing) = self.police(plan, &connection.namespace)?;
+        let report = runtime.block_on(self.apply(connection, &plan))?;
         self.finish(&plan, &policing, &report)
     }
 
     /// Runs the configured policies over the plan: the one place where policing happens,
     /// so that a denial applies nothing.
-    fn police(&self, plan: Plan) -> Result<(Plan, Policing), Failure> {
-        if self.policies.is_empty() && self.policy_config.is_none() {
+    fn police(&self, plan: Plan, namespace: &str) -> Result<(Plan, Policing), Failure> {
+        if !self.policies.any() {
             return Ok((plan, Policing::default()));
         }
-        let loaded = super::policies::load(&self.policies, self.policy_config.as_slice())?;
-        let ctx = hooks_sandbox::PoliceContext {
-            release: String::new(),
-            namespace: self.namespace.clone().unwrap_or_else(|| "default".into()),
-            dry_run: self.dry_run != DryRunArg::None,
-        };
-        let policed = hooks_sandbox::police(plan, &loaded, &ctx)?;
+        let (policed, names) =
+            self.policies
+                .police(plan, namespace, self.dry_run != DryRunArg::None)?;
         // Every decision goes to stderr before anything is applied, like the progress.
         std::io::stderr()
             .lock()
@@ -170,7 +170,7 @@ impl RunCommand {
             )));
         }
         let policing = Policing {
-            policies: loaded.iter().map(|p| p.policy.name().to_owned()).collect(),
+            policies: names,
             decisions: policed
                 .decisions
                 .iter()
@@ -180,14 +180,7 @@ impl RunCommand {
         Ok((policed.plan, policing))
     }
 
-    async fn apply(&self, plan: &Plan) -> Result<Report, Failure> {
-        let connection = Connection::connect(&ClientOptions {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-            namespace: self.namespace.clone(),
-        })
-        .await
-        .map_err(apply_failure)?;
+    async fn apply(&self, connection: Connection, plan: &Plan) -> Result<Report, Failure> {
         let options = ExecuteOptions {
             timeout: self.timeout,
             dry_run: match self.dry_run {

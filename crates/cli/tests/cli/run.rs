@@ -677,3 +677,59 @@ fn example_policies_shape_the_run() {
         "{json}"
     );
 }
+
+/// Regression: `run` told policies `default` (or `-n`) and an empty release whatever the
+/// kubeconfig said. They must hear the namespace hooks really go to (here the context's)
+/// and `--release`.
+#[test]
+fn policies_are_told_the_contexts_namespace_and_the_release() {
+    let cluster = Cluster::start(quick());
+    cluster
+        .emu
+        .write_kubeconfig(&cluster.kubeconfig, "team-a", None)
+        .unwrap();
+    cluster
+        .emu
+        .put_object(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "team-a"},
+        }))
+        .unwrap();
+    let hooks = cluster.manifest(
+        "hooks.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  annotations:\n    helm.sh/hook: pre-install\ndata:\n  a: b\n",
+    );
+    let adversary =
+        crate::util::workspace_root().join("target/wasm32-wasip2/release/adversary_policy.wasm");
+    let config = cluster.manifest(
+        "policies.yaml",
+        &format!(
+            "apiVersion: kubectl-hooks.dev/v1alpha1\nkind: PolicyConfig\npolicies:\n  - name: adversary\n    path: {}\n    settings: {{mode: context}}\n",
+            adversary.display()
+        ),
+    );
+    let output = cluster.run(&[
+        "run",
+        "pre-install",
+        "-f",
+        &hooks,
+        "--policy-config",
+        &config,
+        "--release",
+        "ledger",
+    ]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(0), "{err}");
+    assert!(
+        err.contains("release=ledger namespace=team-a dry-run=false"),
+        "{err}"
+    );
+    let created: Vec<String> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(created, ["/api/v1/namespaces/team-a/configmaps"]);
+}

@@ -7,10 +7,10 @@
 //! `mode` is one of: `well-behaved` (the default), `deny`, `reverse`, `error`, `loop`,
 //! `memory-bomb`, `recursion`, `panic`, `exit`, `huge-output`, `noisy`, `not-permutation`,
 //! `rename`, `retarget`, `reweight`, `unknown-id`, `invalid-json`, `not-object`,
-//! `delete-policy`, `remember`. Modes that make sense in one role only act there; the
-//! disruptive ones (`error`, `loop`, `memory-bomb`, `recursion`, `panic`, `exit`) act
-//! in `role` (default `mutate`). In every other role the policy behaves well, so a test can tell
-//! exactly which call the host stopped.
+//! `delete-policy`, `remember`, `context`. Modes that make sense in one role only act
+//! there; the disruptive ones (`error`, `loop`, `memory-bomb`, `recursion`, `panic`,
+//! `exit`) act in `role` (default `mutate`). In every other role the policy behaves
+//! well, so a test can tell exactly which call the host stopped.
 
 // wit-bindgen's generated ABI glue (exports with `export_name`, raw pointers) is unsafe
 // by nature; the code written here has none.
@@ -228,6 +228,16 @@ impl validate::Guest for Adversary {
                 })
                 .collect()),
             "remember" => Ok(remember()),
+            "context" => {
+                log(
+                    Level::Info,
+                    &format!(
+                        "release={} namespace={} dry-run={}",
+                        ctx.release, ctx.namespace, ctx.dry_run
+                    ),
+                );
+                Ok(Vec::new())
+            }
             "noisy" => {
                 for i in 0..10_000 {
                     log(Level::Info, &format!("noise {i}"));
