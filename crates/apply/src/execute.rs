@@ -376,7 +376,7 @@ impl Executor {
                 "watch",
                 &target.object,
                 error,
-                format!("{} to finish", target.object.kubectl_name()),
+                format!("{} to {}", target.object.kubectl_name(), waitable.goal()),
             ))),
         }
     }
@@ -865,10 +865,7 @@ impl Executor {
                 "would wait up to {} for the {} to {}",
                 format_duration(self.options.timeout),
                 target.object.kind,
-                match waitable {
-                    Waitable::Job => "complete",
-                    Waitable::Pod => "succeed",
-                }
+                waitable.goal(),
             ));
         }
         if hook.is_never_deleted() {
@@ -965,7 +962,10 @@ impl Executor {
         let (Some(target), Some(object)) = (&run.targets[index], &run.created[index]) else {
             return;
         };
-        let (Some(waitable), Some(namespace)) = (target.waitable, &target.object.namespace) else {
+        let (Some(waitable), Some(namespace)) = (
+            target.waitable.filter(|w| w.has_logs()),
+            &target.object.namespace,
+        ) else {
             return;
         };
         let (records, problems) = {

@@ -49,6 +49,8 @@ pub(crate) async fn collect(
                 }
             }
         }
+        // Runs no containers; callers ask only for kinds that do.
+        Waitable::CustomResourceDefinition => vec![],
     };
     let mut found = found;
     found.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));

@@ -84,7 +84,7 @@ pub enum HookOutcome {
     Running,
     /// Created; a kind that is not waited for.
     Created,
-    /// A Job completed or a Pod succeeded.
+    /// A Job completed, a Pod succeeded, or a CustomResourceDefinition was established.
     Succeeded,
     Failed,
     TimedOut,

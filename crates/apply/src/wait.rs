@@ -219,6 +219,9 @@ pub(crate) enum Completion {
 pub(crate) enum Waitable {
     Job,
     Pod,
+    /// Helm waits only for Jobs and Pods; a CRD is waited for until Established, because
+    /// until then its resource is not served and a later hook of that kind would fail.
+    CustomResourceDefinition,
 }
 
 impl Waitable {
@@ -226,6 +229,9 @@ impl Waitable {
         match (group, kind) {
             ("batch", "Job") => Some(Waitable::Job),
             ("", "Pod") => Some(Waitable::Pod),
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+                Some(Waitable::CustomResourceDefinition)
+            }
             _ => None,
         }
     }
@@ -234,7 +240,22 @@ impl Waitable {
         match self {
             Waitable::Job => job_state(&object.data),
             Waitable::Pod => pod_state(&object.data),
+            Waitable::CustomResourceDefinition => crd_state(&object.data),
         }
+    }
+
+    /// What the wait is for, after "wait for the KIND to".
+    pub fn goal(self) -> &'static str {
+        match self {
+            Waitable::Job => "complete",
+            Waitable::Pod => "succeed",
+            Waitable::CustomResourceDefinition => "be established",
+        }
+    }
+
+    /// Whether it runs containers whose logs can be shown.
+    pub fn has_logs(self) -> bool {
+        matches!(self, Waitable::Job | Waitable::Pod)
     }
 }
 
@@ -268,6 +289,28 @@ fn job_state(data: &Value) -> Option<Completion> {
         return Some(Completion::Succeeded);
     }
     is_true("Failed").map(|c| Completion::Failed(condition_text(c, "the Job failed")))
+}
+
+/// Established=True succeeds; NamesAccepted=False (a name another CRD holds) fails, as
+/// the CRD would never be served.
+fn crd_state(data: &Value) -> Option<Completion> {
+    let conditions = data.pointer("/status/conditions")?.as_array()?;
+    let status = |kind: &str| {
+        conditions
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+            .map(|c| (c, c.get("status").and_then(Value::as_str)))
+    };
+    if let Some((_, Some("True"))) = status("Established") {
+        return Some(Completion::Succeeded);
+    }
+    match status("NamesAccepted") {
+        Some((c, Some("False"))) => Some(Completion::Failed(condition_text(
+            c,
+            "the CustomResourceDefinition's names were not accepted",
+        ))),
+        _ => None,
+    }
 }
 
 fn pod_state(data: &Value) -> Option<Completion> {
@@ -315,6 +358,27 @@ mod tests {
         );
         let running = json!({"status": {"active": 1}});
         assert_eq!(job_state(&running), None);
+    }
+
+    #[test]
+    fn crd_established_or_refused() {
+        let established = json!({"status": {"conditions": [
+            {"type": "NamesAccepted", "status": "True"},
+            {"type": "Established", "status": "True"}]}});
+        assert_eq!(crd_state(&established), Some(Completion::Succeeded));
+        let pending = json!({"status": {"conditions": [
+            {"type": "NamesAccepted", "status": "True"}]}});
+        assert_eq!(crd_state(&pending), None);
+        assert_eq!(crd_state(&json!({})), None);
+        let refused = json!({"status": {"conditions": [
+            {"type": "NamesAccepted", "status": "False", "reason": "MultipleNamesConflict",
+             "message": "\"widgets\" is already in use"}]}});
+        assert_eq!(
+            crd_state(&refused),
+            Some(Completion::Failed(
+                "the CustomResourceDefinition's names were not accepted: MultipleNamesConflict: \"widgets\" is already in use".into()
+            ))
+        );
     }
 
     #[test]

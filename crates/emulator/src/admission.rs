@@ -119,8 +119,9 @@ pub(crate) fn on_create(rt: &ResourceType, o: &mut Value) {
     }
 }
 
-/// The real apiextensions controller marks a CRD Established within milliseconds; doing it at
-/// creation means clients waiting for `Established` never hang.
+/// Names accepted and Established: the real apiextensions controller gets there within
+/// milliseconds, so the emulator does it at creation unless told to take its time
+/// (`Emulator::set_crd_establish_delay`).
 pub(crate) fn crd_status(o: &mut Value) {
     let at = now_rfc3339();
     let names = o.pointer("/spec/names").cloned().unwrap_or(json!({}));
@@ -142,6 +143,27 @@ pub(crate) fn crd_status(o: &mut Value) {
         ],
         "storedVersions": stored,
     });
+}
+
+/// A CRD whose names are accepted but which is not served yet.
+pub(crate) fn unestablish_crd(o: &mut Value) {
+    if let Some(conditions) = o
+        .pointer_mut("/status/conditions")
+        .and_then(Value::as_array_mut)
+    {
+        conditions.retain(|c| c.get("type").and_then(Value::as_str) != Some("Established"));
+    }
+}
+
+pub(crate) fn crd_established(o: &Value) -> bool {
+    o.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some("Established")
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
 }
 
 pub(crate) fn default_pod(o: &mut Value) {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::obj;
 use crate::podsim::{self, ContainerRun, DURATION_ANNOTATION, OUTCOME_ANNOTATION};
+use crate::resources::{CRD_GROUP, CRD_PLURAL};
 use crate::store::{ObjKey, Propagation, State};
 use crate::time::{now_rfc3339, parse_duration};
 
@@ -36,20 +37,47 @@ struct JobClock {
 pub(crate) struct Sims {
     pods: HashMap<String, PodPlan>,
     jobs: HashMap<String, JobClock>,
+    /// CRDs not yet Established, by uid: when they will be.
+    crds: HashMap<String, Instant>,
 }
 
 impl Sims {
     pub(crate) fn forget(&mut self, uid: &str) {
         self.pods.remove(uid);
         self.jobs.remove(uid);
+        self.crds.remove(uid);
+    }
+
+    pub(crate) fn establish_crd_at(&mut self, uid: &str, at: Instant) {
+        self.crds.insert(uid.to_owned(), at);
     }
 }
 
 pub(crate) fn reconcile(st: &mut State, now: Instant) {
     finish_deletions(st, now);
     collect_garbage(st, now);
+    establish_crds(st, now);
     run_pods(st, now);
     run_jobs(st, now);
+}
+
+/// Marks due CRDs Established, which also starts serving their resource.
+fn establish_crds(st: &mut State, now: Instant) {
+    if st.sims.crds.is_empty() {
+        return;
+    }
+    let crds = &st.sims.crds;
+    let due = st.keys_where(|k, v| {
+        k.is(CRD_GROUP, CRD_PLURAL) && crds.get(obj::uid(v)).is_some_and(|at| now >= *at)
+    });
+    for key in due {
+        let Some(mut crd) = st.get(&key).cloned() else {
+            continue;
+        };
+        st.sims.crds.remove(obj::uid(&crd));
+        crate::admission::crd_status(&mut crd);
+        st.replace(&key, crd);
+    }
 }
 
 fn finish_deletions(st: &mut State, now: Instant) {

@@ -403,6 +403,12 @@ impl Emulator {
         lock(&self.shared.state).pod_duration = duration;
     }
 
+    /// How long CustomResourceDefinitions created from now on take to become Established;
+    /// until then discovery does not list their resource, as on a real API server.
+    pub fn set_crd_establish_delay(&self, delay: Duration) {
+        lock(&self.shared.state).crd_establish_delay = delay;
+    }
+
     /// Stops serving and waits for the server tasks to finish. Open watches end.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);

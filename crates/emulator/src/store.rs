@@ -91,6 +91,9 @@ pub(crate) struct State {
     rng: StdRng,
     pub pod_duration: Duration,
     pub deletion_delay: Duration,
+    /// How long a new CustomResourceDefinition takes to become Established (and its
+    /// resource to be served); zero establishes it on creation.
+    pub crd_establish_delay: Duration,
     /// When each terminating object may vanish (once its finalizers are gone).
     pub vanish_at: HashMap<ObjKey, Instant>,
     pub sims: Sims,
@@ -109,6 +112,7 @@ impl State {
             rng: StdRng::seed_from_u64(seed),
             pod_duration,
             deletion_delay,
+            crd_establish_delay: Duration::ZERO,
             vanish_at: HashMap::new(),
             sims: Sims::default(),
             next_ip: 10,
@@ -245,8 +249,15 @@ impl State {
     pub(crate) fn insert(&mut self, key: ObjKey, mut o: Value) -> Value {
         self.bump(&mut o);
         if key.is(CRD_GROUP, CRD_PLURAL) {
-            // Validated before it got here; a failure would only mean "not served".
-            let _ = self.registry.register_crd(&o);
+            if self.crd_establish_delay.is_zero() {
+                // Validated before it got here; a failure would only mean "not served".
+                let _ = self.registry.register_crd(&o);
+            } else {
+                // As the real apiextensions controller: names first, served later.
+                crate::admission::unestablish_crd(&mut o);
+                self.sims
+                    .establish_crd_at(obj::uid(&o), Instant::now() + self.crd_establish_delay);
+            }
         }
         self.objects.insert(key.clone(), o.clone());
         self.emit(key, EventType::Added, o.clone(), None);
@@ -256,7 +267,7 @@ impl State {
     /// Replaces an existing object and emits MODIFIED.
     pub(crate) fn replace(&mut self, key: &ObjKey, mut o: Value) -> Value {
         self.bump(&mut o);
-        if key.is(CRD_GROUP, CRD_PLURAL) {
+        if key.is(CRD_GROUP, CRD_PLURAL) && crate::admission::crd_established(&o) {
             let _ = self.registry.register_crd(&o);
         }
         let previous = self.objects.insert(key.clone(), o.clone());

@@ -733,3 +733,55 @@ fn policies_are_told_the_contexts_namespace_and_the_release() {
         .collect();
     assert_eq!(created, ["/api/v1/namespaces/team-a/configmaps"]);
 }
+
+const CRD_AND_WIDGET: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-weight: "-5"
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: first
+  annotations:
+    helm.sh/hook: pre-install
+spec:
+  size: 3
+"#;
+
+/// Regression: a CRD hook counted as done once created, but an API server serves the
+/// new resource only when the CRD is Established, so a hook of that kind right after it
+/// failed with "not served". The CRD hook now waits until Established.
+#[test]
+fn a_custom_resource_hook_after_its_crd_hook_waits_until_the_crd_is_established() {
+    let cluster = Cluster::start(quick());
+    cluster
+        .emu
+        .set_crd_establish_delay(Duration::from_millis(300));
+    let hooks = cluster.manifest("hooks.yaml", CRD_AND_WIDGET);
+    let output = cluster.run(&["run", "pre-install", "-f", &hooks]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(0), "{err}");
+    assert!(
+        err.contains("CustomResourceDefinition/widgets.example.com: succeeded"),
+        "{err}"
+    );
+    let widget = cluster
+        .emu
+        .get_object("example.com/v1", "Widget", Some("default"), "first")
+        .expect("the Widget hook was created");
+    assert_eq!(widget["spec"]["size"], 3);
+}

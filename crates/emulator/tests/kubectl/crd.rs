@@ -82,3 +82,33 @@ async fn crd_registers_a_kind_that_kubectl_can_create_and_list() {
             .is_empty()
     );
 }
+
+/// With an establishment delay the CRD is stored at once but its resource is served only
+/// once Established, as on a real API server; `kubectl wait` sees the condition arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_is_served_once_established_and_kubectl_wait_sees_it() {
+    let k = Kube::start(EmulatorOptions::default()).await;
+    k.emu
+        .set_crd_establish_delay(std::time::Duration::from_millis(500));
+    k.file("crd.yaml", CRD);
+    k.kubectl(&["create", "-f", "crd.yaml"]).await.success();
+    let out = k.kubectl(&["get", "widgets"]).await.failure();
+    assert!(
+        out.stderr
+            .contains("the server doesn't have a resource type \"widgets\""),
+        "{}",
+        out.stderr
+    );
+    let out = k
+        .kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.example.com",
+            "--timeout=10s",
+        ])
+        .await
+        .success();
+    assert!(out.stdout.contains("condition met"), "{}", out.stdout);
+    let out = k.kubectl(&["get", "widgets", "-o", "name"]).await.success();
+    assert_eq!(out.stdout.trim(), "");
+}
