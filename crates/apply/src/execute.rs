@@ -56,8 +56,8 @@ pub struct ExecuteOptions {
     pub timeout: Duration,
     pub dry_run: DryRun,
     pub show_logs: ShowLogs,
-    /// How many lines of each container's log to show.
-    pub log_tail_lines: i64,
+    /// How many lines of each container's log to show, the last ones; `None` for all.
+    pub log_tail_lines: Option<i64>,
     /// Written to [`RUN_ID_ANNOTATION`] on created objects.
     pub run_id: String,
 }
@@ -68,7 +68,7 @@ impl Default for ExecuteOptions {
             timeout: Duration::from_secs(300),
             dry_run: DryRun::None,
             show_logs: ShowLogs::Failed,
-            log_tail_lines: 50,
+            log_tail_lines: Some(50),
             run_id: new_run_id(),
         }
     }

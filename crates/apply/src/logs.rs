@@ -8,15 +8,15 @@ use crate::report::LogRecord;
 use crate::retry::{CallError, Guard};
 use crate::wait::Waitable;
 
-/// Reads the last `tail` lines of every container of the hook's pods. Failures to read one
-/// container are returned beside the logs that could be read: logs are a courtesy and never
-/// decide a hook's outcome.
+/// Reads the last `tail` lines (all with `None`) of every container of the hook's pods.
+/// Failures to read one container are returned beside the logs that could be read: logs
+/// are a courtesy and never decide a hook's outcome.
 pub(crate) async fn collect(
     client: &kube::Client,
     namespace: &str,
     waitable: Waitable,
     object: &DynamicObject,
-    tail: i64,
+    tail: Option<i64>,
     guard: &Guard<'_>,
 ) -> (Vec<LogRecord>, Vec<String>) {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
@@ -65,7 +65,7 @@ pub(crate) async fn collect(
         for container in containers {
             let params = LogParams {
                 container: Some(container.clone()),
-                tail_lines: Some(tail),
+                tail_lines: tail,
                 ..LogParams::default()
             };
             match guard

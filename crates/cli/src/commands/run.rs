@@ -89,6 +89,12 @@ pub(crate) struct RunCommand {
     #[arg(long, value_enum, default_value_t = ShowLogsArg::Failed)]
     show_logs: ShowLogsArg,
 
+    /// How many lines of each container's log to print, the last ones; -1 for all (as
+    /// `kubectl logs --tail`).
+    #[arg(long, value_name = "LINES", default_value_t = 50, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(-1..))]
+    log_tail: i64,
+
     /// `text`: progress on stderr. `json`: progress on stderr and the report on stdout.
     #[arg(short, long, value_enum, default_value_t = RunOutput::Text)]
     output: RunOutput,
@@ -193,6 +199,7 @@ impl RunCommand {
                 ShowLogsArg::Always => ShowLogs::Always,
                 ShowLogsArg::Never => ShowLogs::Never,
             },
+            log_tail_lines: (self.log_tail >= 0).then_some(self.log_tail),
             ..ExecuteOptions::default()
         };
         let mut executor = Executor::new(connection, options);

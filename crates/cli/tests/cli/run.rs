@@ -785,3 +785,24 @@ fn a_custom_resource_hook_after_its_crd_hook_waits_until_the_crd_is_established(
         .expect("the Widget hook was created");
     assert_eq!(widget["spec"]["size"], 3);
 }
+
+#[test]
+fn log_tail_limits_the_lines_shown_and_minus_one_shows_all() {
+    let cluster = Cluster::start(quick());
+    let file = cluster.manifest("failing.yaml", FAILING);
+    // The emulator's pods end their log with a line of its own (the exit code).
+    let output = cluster.run(&["run", "pre-install", "-f", &file, "--log-tail", "2"]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(5), "{err}");
+    assert!(err.contains("boom: relation missing"), "{err}");
+    assert!(!err.contains("migrating"), "{err}");
+
+    let output = cluster.run(&["run", "pre-install", "-f", &file, "--log-tail=-1"]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(5), "{err}");
+    assert!(err.contains("migrating"), "{err}");
+    assert!(err.contains("boom: relation missing"), "{err}");
+
+    let output = cluster.run(&["run", "pre-install", "-f", &file, "--log-tail", "-2"]);
+    assert_eq!(code(&output), Some(2), "{}", stderr(&output));
+}
