@@ -41,7 +41,7 @@ pub enum EventKind {
     Created {
         object: ObjectRef,
     },
-    /// Waiting for a Job or Pod to finish.
+    /// Waiting for a Job or Pod to finish, or a CustomResourceDefinition to be established.
     Waiting {
         object: ObjectRef,
     },

@@ -345,12 +345,7 @@ impl Executor {
             },
         );
         let deadline = Instant::now() + self.options.timeout;
-        let on_retry = run.retry_notifier(index);
-        let guard = Guard {
-            cancel: run.cancel,
-            deadline: Some(deadline),
-            on_retry: &on_retry,
-        };
+        let guard = run.guard(index, deadline);
         let name = target.object.name.clone();
         let waited = watch_object(
             &target.api,
@@ -387,12 +382,7 @@ impl Executor {
             hook: hook.id.clone(),
             source: Box::new(source),
         })?;
-        let on_retry = run.retry_notifier(index);
-        let guard = Guard {
-            cancel: run.cancel,
-            deadline: Some(Instant::now() + self.options.timeout),
-            on_retry: &on_retry,
-        };
+        let guard = run.guard(index, Instant::now() + self.options.timeout);
         let resolved = self
             .discovery
             .resolve(
@@ -566,12 +556,7 @@ impl Executor {
         index: usize,
         target: &Target,
     ) -> Result<bool, CallError> {
-        let on_retry = run.retry_notifier(index);
-        let guard = Guard {
-            cancel: run.cancel,
-            deadline: Some(Instant::now() + self.options.timeout),
-            on_retry: &on_retry,
-        };
+        let guard = run.guard(index, Instant::now() + self.options.timeout);
         let params = DeleteParams {
             propagation_policy: Some(PropagationPolicy::Background),
             ..DeleteParams::default()
@@ -613,12 +598,7 @@ impl Executor {
         target: &Target,
     ) -> Result<DynamicObject, ApplyError> {
         let hook = run.hooks[index];
-        let on_retry = run.retry_notifier(index);
-        let guard = Guard {
-            cancel: run.cancel,
-            deadline: Some(Instant::now() + self.options.timeout),
-            on_retry: &on_retry,
-        };
+        let guard = run.guard(index, Instant::now() + self.options.timeout);
         let what = format!("{} to be created", target.object.kubectl_name());
         let fail = |verb, error| self.call_error(hook, verb, &target.object, error, what.clone());
         let params = PostParams {
@@ -640,7 +620,7 @@ impl Executor {
                     let Some(delay) = backoff.next() else {
                         return Err(fail("create", CallError::Api(error)));
                     };
-                    on_retry(
+                    (guard.on_retry)(
                         &format!("create {}", target.object.kubectl_name()),
                         &error,
                         backoff.attempt,
@@ -741,12 +721,7 @@ impl Executor {
         target: &Target,
     ) -> Result<Vec<String>, ApplyError> {
         let hook = run.hooks[index];
-        let on_retry = run.retry_notifier(index);
-        let guard = Guard {
-            cancel: run.cancel,
-            deadline: Some(Instant::now() + self.options.timeout),
-            on_retry: &on_retry,
-        };
+        let guard = run.guard(index, Instant::now() + self.options.timeout);
         let name = target.object.kubectl_name();
         let exists = guard
             .call(&format!("get {name}"), || async {
@@ -782,12 +757,7 @@ impl Executor {
         target: &Target,
     ) -> Result<Vec<String>, ApplyError> {
         let hook = run.hooks[index];
-        let on_retry = run.retry_notifier(index);
-        let guard = Guard {
-            cancel: run.cancel,
-            deadline: Some(Instant::now() + self.options.timeout),
-            on_retry: &on_retry,
-        };
+        let guard = run.guard(index, Instant::now() + self.options.timeout);
         let name = target.object.kubectl_name();
         let mut actions = Vec::new();
         let mut existed = false;
@@ -969,12 +939,7 @@ impl Executor {
             return;
         };
         let (records, problems) = {
-            let on_retry = run.retry_notifier(index);
-            let guard = Guard {
-                cancel: run.cancel,
-                deadline: Some(Instant::now() + self.options.timeout),
-                on_retry: &on_retry,
-            };
+            let guard = run.guard(index, Instant::now() + self.options.timeout);
             crate::logs::collect(
                 &self.connection.client,
                 namespace,
@@ -1033,20 +998,25 @@ impl RunState<'_> {
         );
     }
 
-    fn retry_notifier(
-        &self,
-        index: usize,
-    ) -> impl Fn(&str, &kube::Error, u32, Duration) + Sync + '_ {
-        move |what: &str, error: &kube::Error, attempt: u32, delay: Duration| {
-            self.emit(
-                index,
-                EventKind::Retrying {
-                    what: what.to_owned(),
-                    error: status_message(error),
-                    attempt,
-                    delay,
+    /// Bounds one step of hook `index` by `deadline` and Ctrl-C, reporting its retries as
+    /// events of that hook.
+    fn guard(&self, index: usize, deadline: Instant) -> Guard<'_> {
+        Guard {
+            cancel: self.cancel,
+            deadline: Some(deadline),
+            on_retry: Box::new(
+                move |what: &str, error: &kube::Error, attempt: u32, delay: Duration| {
+                    self.emit(
+                        index,
+                        EventKind::Retrying {
+                            what: what.to_owned(),
+                            error: status_message(error),
+                            attempt,
+                            delay,
+                        },
+                    )
                 },
-            )
+            ),
         }
     }
 }

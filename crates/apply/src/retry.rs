@@ -49,10 +49,13 @@ pub(crate) fn is_status(error: &kube::Error, code: u16) -> bool {
 }
 
 /// The limits one step of a hook runs under, and the sink for "retrying" notices.
+/// Told of each retry: what is retried, the error, the attempt and the pause before it.
+pub(crate) type OnRetry<'a> = Box<dyn Fn(&str, &kube::Error, u32, Duration) + Sync + 'a>;
+
 pub(crate) struct Guard<'a> {
     pub cancel: &'a CancellationToken,
     pub deadline: Option<Instant>,
-    pub on_retry: &'a (dyn Fn(&str, &kube::Error, u32, Duration) + Sync),
+    pub on_retry: OnRetry<'a>,
 }
 
 impl Guard<'_> {

@@ -191,7 +191,7 @@ spec:
     assert_eq!(code(&output), Some(5), "{err}");
     assert!(started.elapsed() < Duration::from_secs(15));
     assert!(
-        err.contains("timed out after 1s waiting for job/slow to finish"),
+        err.contains("timed out after 1s waiting for job/slow to complete"),
         "{err}"
     );
     assert!(err.contains("hint: raise `--timeout`"), "{err}");
