@@ -33,6 +33,17 @@ spec:
   size: 3
 ";
 
+/// What kubectl says when the API server does not serve the kind.
+async fn assert_widgets_not_served(k: &Kube) {
+    let out = k.kubectl(&["get", "widgets"]).await.failure();
+    assert!(
+        out.stderr
+            .contains("the server doesn't have a resource type \"widgets\""),
+        "{}",
+        out.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crd_registers_a_kind_that_kubectl_can_create_and_list() {
     let k = Kube::start(EmulatorOptions::default()).await;
@@ -69,13 +80,7 @@ async fn crd_registers_a_kind_that_kubectl_can_create_and_list() {
     k.kubectl(&["delete", "crd", "widgets.example.com"])
         .await
         .success();
-    let out = k.kubectl(&["get", "widgets"]).await.failure();
-    assert!(
-        out.stderr
-            .contains("the server doesn't have a resource type \"widgets\""),
-        "{}",
-        out.stderr
-    );
+    assert_widgets_not_served(&k).await;
     assert!(
         k.emu
             .list_objects("example.com/v1", "Widget", None)
@@ -92,13 +97,7 @@ async fn a_crd_is_served_once_established_and_kubectl_wait_sees_it() {
         .set_crd_establish_delay(std::time::Duration::from_millis(500));
     k.file("crd.yaml", CRD);
     k.kubectl(&["create", "-f", "crd.yaml"]).await.success();
-    let out = k.kubectl(&["get", "widgets"]).await.failure();
-    assert!(
-        out.stderr
-            .contains("the server doesn't have a resource type \"widgets\""),
-        "{}",
-        out.stderr
-    );
+    assert_widgets_not_served(&k).await;
     let out = k
         .kubectl(&[
             "wait",
