@@ -389,6 +389,18 @@ impl Emulator {
         lock(&self.shared.faults).drop_watch_after = after;
     }
 
+    /// The next `count` successful writes (POST, PUT, PATCH, DELETE) are carried out but
+    /// answered with 504 Timeout, so a client cannot tell whether they happened.
+    pub fn lose_write_responses(&self, count: u32) {
+        lock(&self.shared.faults).lost_write_responses = count;
+    }
+
+    /// The next `count` watches that resume from a resourceVersion get 410 Expired ("too
+    /// old resource version"), as after a compaction: clients must relist.
+    pub fn expire_watches(&self, count: u32) {
+        lock(&self.shared.faults).expired_watches = count;
+    }
+
     pub fn set_read_only_token(&self, token: Option<String>) {
         lock(&self.shared.faults).read_only_token = token;
     }

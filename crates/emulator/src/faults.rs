@@ -12,6 +12,12 @@ pub(crate) struct Faults {
     pub latency: Duration,
     pub drop_watch_after: Option<Duration>,
     pub read_only_token: Option<String>,
+    /// How many of the next successful writes lose their response: the change is made,
+    /// the client gets a 504, as when a proxy times out after the server committed.
+    pub lost_write_responses: u32,
+    /// How many of the next watches that resume from a resourceVersion are told it is too
+    /// old (410 Expired), as after an etcd compaction.
+    pub expired_watches: u32,
     rng: StdRng,
 }
 
@@ -30,6 +36,8 @@ impl Faults {
             latency,
             drop_watch_after,
             read_only_token,
+            lost_write_responses: 0,
+            expired_watches: 0,
             // A separate stream from the store's, so object names do not shift with faults.
             rng: StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15),
         }
@@ -42,6 +50,13 @@ impl Faults {
             return false;
         }
         self.rng.random::<f64>() < self.error_rate
+    }
+
+    /// Takes one from `counter` if it is not zero; whether it did.
+    pub(crate) fn take(counter: &mut u32) -> bool {
+        let took = *counter > 0;
+        *counter = counter.saturating_sub(1);
+        took
     }
 }
 

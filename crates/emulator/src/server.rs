@@ -329,7 +329,21 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             "kube-emulator: injected fault (error_rate); nothing was changed",
         ))
     } else {
-        dispatch(&shared, &ctx, &route).await
+        let resp = dispatch(&shared, &ctx, &route).await;
+        let write = matches!(
+            ctx.method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        );
+        if write
+            && resp.status().is_success()
+            && Faults::take(&mut lock(&shared.faults).lost_write_responses)
+        {
+            error_reply(&ApiError::timeout(
+                "kube-emulator: injected fault (lost response); the change was made",
+            ))
+        } else {
+            resp
+        }
     };
     let dry = ctx.dry_run();
     record(
@@ -706,6 +720,14 @@ fn start_watch(
         fields,
         api_version: t.api_version(),
     };
+    if since.is_some() && Faults::take(&mut lock(&shared.faults).expired_watches) {
+        return Ok(respond(
+            200,
+            "application/json",
+            full(format!("{}\n", watch::expired_event())),
+            &[],
+        ));
+    }
     let started = lock(&shared.state).start_watch(&filter, since, send_initial);
     let body = match started {
         Ok((initial, last_rv, rx)) => watch::stream(WatchPlan {

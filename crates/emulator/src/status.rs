@@ -131,6 +131,10 @@ impl ApiError {
         Self::new(500, "InternalError", message)
     }
 
+    pub(crate) fn timeout(message: impl Into<String>) -> Self {
+        Self::new(504, "Timeout", message)
+    }
+
     pub(crate) fn expired(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }

@@ -806,3 +806,95 @@ fn log_tail_limits_the_lines_shown_and_minus_one_shows_all() {
     let output = cluster.run(&["run", "pre-install", "-f", &file, "--log-tail", "-2"]);
     assert_eq!(code(&output), Some(2), "{}", stderr(&output));
 }
+
+/// A create whose response was lost (the object was made, the client saw a 504) must not
+/// be repeated blindly, which would end in "already exists" or a second object: a GET
+/// finds the object carrying this run's id, and the hook goes on from it.
+#[test]
+fn a_create_whose_response_was_lost_is_recognised_not_repeated() {
+    let cluster = Cluster::start(quick());
+    let file = cluster.manifest(
+        "job.yaml",
+        r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations:
+    helm.sh/hook: pre-install
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - {name: main, image: busybox, command: ["sh", "-c", "echo migrated"]}
+"#,
+    );
+    cluster.emu.lose_write_responses(1);
+    let output = cluster.run(&["run", "pre-install", "-f", &file, "-o", "json"]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(0), "{err}");
+    let calls: Vec<String> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" || r.path.ends_with("/jobs/migrate"))
+        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+        .collect();
+    // One create (its answer lost), then the GET that finds it; no second create.
+    assert_eq!(
+        calls,
+        [
+            "DELETE /apis/batch/v1/namespaces/default/jobs/migrate 404",
+            "POST /apis/batch/v1/namespaces/default/jobs 504",
+            "GET /apis/batch/v1/namespaces/default/jobs/migrate 200",
+        ],
+        "{err}"
+    );
+    assert_eq!(report(&output)["hooks"][0]["outcome"], "succeeded");
+}
+
+/// A watch resumed from a compacted resourceVersion gets 410 Expired; the wait must
+/// relist and go on watching from the list's version, not fail or spin.
+#[test]
+fn a_wait_whose_watch_expires_relists_and_goes_on() {
+    let cluster = Cluster::start(quick());
+    let file = cluster.manifest(
+        "job.yaml",
+        r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-delete-policy: hook-failed
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - {name: main, image: busybox, command: ["sh", "-c", "echo migrated"]}
+"#,
+    );
+    cluster.emu.expire_watches(1);
+    let output = cluster.run(&["run", "pre-install", "-f", &file, "-o", "json"]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), Some(0), "{err}");
+    assert_eq!(report(&output)["hooks"][0]["outcome"], "succeeded");
+    let jobs: Vec<String> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/apis/batch/v1/namespaces/default/jobs")
+        .map(
+            |r| match (r.method.as_str(), r.query.contains("watch=true")) {
+                ("POST", _) => "create",
+                (_, true) => "watch",
+                (_, false) => "list",
+            },
+        )
+        .map(str::to_owned)
+        .collect();
+    // The create's version starts the first watch, which expires; a list gives a fresh
+    // version to watch from.
+    assert_eq!(jobs, ["create", "watch", "list", "watch"], "{err}");
+}
