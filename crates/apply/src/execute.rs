@@ -292,28 +292,17 @@ impl Executor {
         let target = self.resolve(run, index).await.map_err(stop)?;
         run.reports[index].object = target.object.clone();
 
-        match self.options.dry_run {
-            DryRun::Client => {
-                let actions = self
-                    .client_dry_run(run, index, &target)
-                    .await
-                    .map_err(stop)?;
-                run.reports[index].dry_run_actions.clone_from(&actions);
-                run.emit(index, EventKind::DryRun { actions });
-                run.targets[index] = Some(target);
-                return Ok(HookOutcome::DryRun);
-            }
-            DryRun::Server => {
-                let actions = self
-                    .server_dry_run(run, index, &target)
-                    .await
-                    .map_err(stop)?;
-                run.reports[index].dry_run_actions.clone_from(&actions);
-                run.emit(index, EventKind::DryRun { actions });
-                run.targets[index] = Some(target);
-                return Ok(HookOutcome::DryRun);
-            }
-            DryRun::None => {}
+        let dry_run = match self.options.dry_run {
+            DryRun::Client => Some(self.client_dry_run(run, index, &target).await),
+            DryRun::Server => Some(self.server_dry_run(run, index, &target).await),
+            DryRun::None => None,
+        };
+        if let Some(actions) = dry_run {
+            let actions = actions.map_err(stop)?;
+            run.reports[index].dry_run_actions.clone_from(&actions);
+            run.emit(index, EventKind::DryRun { actions });
+            run.targets[index] = Some(target);
+            return Ok(HookOutcome::DryRun);
         }
 
         if hook.deletes_on(BEFORE_HOOK_CREATION) {

@@ -19,17 +19,21 @@ pub(crate) struct ManifestArgs {
 }
 
 impl ManifestArgs {
-    pub fn inputs(&self) -> Vec<hooks_plan::Input> {
-        self.files
+    /// Loads the manifests and plans `event`.
+    pub fn plan(
+        &self,
+        event: hooks_plan::Event,
+        ordering: hooks_plan::Ordering,
+    ) -> Result<hooks_plan::Plan, hooks_plan::PlanError> {
+        let inputs: Vec<hooks_plan::Input> = self
+            .files
             .iter()
             .map(|f| hooks_plan::Input::from_arg(f))
-            .collect()
-    }
-
-    pub fn options(&self) -> hooks_plan::LoadOptions {
-        hooks_plan::LoadOptions {
+            .collect();
+        let options = hooks_plan::LoadOptions {
             max_input_bytes: self.max_input_size,
-        }
+        };
+        hooks_plan::plan_inputs(&inputs, &options, event, ordering)
     }
 }
 

@@ -53,12 +53,7 @@ struct PolicedPlan<'a> {
 
 impl PlanCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
-        let plan = hooks_plan::plan_inputs(
-            &self.manifests.inputs(),
-            &self.manifests.options(),
-            self.event,
-            self.ordering,
-        )?;
+        let plan = self.manifests.plan(self.event, self.ordering)?;
         // `plan` never applies anything: policies are told it is a dry run.
         let (unpoliced, policed) = if self.policies.any() {
             (

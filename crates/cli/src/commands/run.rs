@@ -120,12 +120,7 @@ pub(crate) struct Policing {
 
 impl RunCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
-        let plan = hooks_plan::plan_inputs(
-            &self.manifests.inputs(),
-            &self.manifests.options(),
-            self.event,
-            self.ordering,
-        )?;
+        let plan = self.manifests.plan(self.event, self.ordering)?;
         {
             let mut stderr = std::io::stderr().lock();
             for warning in &plan.warnings {

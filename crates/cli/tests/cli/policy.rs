@@ -2,10 +2,13 @@
 //! `policy test`. The components are built by `scripts/build-policies.sh adversary-policy`
 //! (which also builds the four example policies) before the tests run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::util::{EXAMPLE, kubectl_hooks, kubectl_hooks_in_shell, transcript, workspace_root};
+use crate::util::{
+    EXAMPLE, adversary_config, artifact, kubectl_hooks, kubectl_hooks_in_shell, transcript,
+    workspace_root,
+};
 
 /// Runs the binary with its compile cache in cargo's per-target temp dir: never the
 /// user's cache, and shared by the tests only to save compile time.
@@ -32,6 +35,18 @@ fn with_cache(mut command: Command) -> Command {
     command
 }
 
+/// `plan pre-install` of the example chart with the policy configuration `config`.
+fn plan_pre_install_with(config: &Path) -> Output {
+    hooks(&[
+        "plan",
+        "pre-install",
+        "-f",
+        EXAMPLE,
+        "--policy-config",
+        config.to_str().unwrap(),
+    ])
+}
+
 /// `plan pre-install` of the example chart with the example policies.
 const PLAN_WITH_EXAMPLE_POLICIES: [&str; 6] = [
     "plan",
@@ -41,20 +56,6 @@ const PLAN_WITH_EXAMPLE_POLICIES: [&str; 6] = [
     "--policy-config",
     "examples/ledger/policies.yaml",
 ];
-
-/// A component built for `wasm32-wasip2`, relative to the workspace root (where the
-/// binary runs). Missing ones fail with the command that builds them.
-fn artifact(package: &str) -> String {
-    let relative = format!(
-        "target/wasm32-wasip2/release/{}.wasm",
-        package.replace('-', "_")
-    );
-    assert!(
-        workspace_root().join(&relative).is_file(),
-        "{relative} is missing: run `scripts/build-policies.sh {package}` first"
-    );
-    relative
-}
 
 /// Snapshot filters for what changes from build to build or run to run.
 fn settings() -> insta::Settings {
@@ -74,22 +75,6 @@ fn settings() -> insta::Settings {
     settings.add_filter(r#""(duration|size)": \d+"#, r#""$1": "[redacted]""#);
     settings.add_filter(r"/[^\s`']*/(config|suite)-[^\s`'/]+", "[tmp]");
     settings
-}
-
-/// A policy configuration in a temp dir, with the adversary under `name` and `settings`.
-fn adversary_config(dir: &Path, entries: &[(&str, &str, &str)]) -> PathBuf {
-    let wasm = workspace_root().join(artifact("adversary-policy"));
-    let mut text =
-        String::from("apiVersion: kubectl-hooks.dev/v1alpha1\nkind: PolicyConfig\npolicies:\n");
-    for (name, settings, failure) in entries {
-        text.push_str(&format!(
-            "  - name: {name}\n    path: {}\n    settings: {settings}\n    failurePolicy: {failure}\n    limits: {{timeoutMs: 200}}\n",
-            wasm.display()
-        ));
-    }
-    let file = dir.join("policies.yaml");
-    std::fs::write(&file, text).unwrap();
-    file
 }
 
 fn temp() -> tempfile::TempDir {
@@ -252,14 +237,7 @@ fn policy_error_exits_4_with_the_guest_panic() {
         dir.path(),
         &[("adversary", r#"{mode: panic, role: validate}"#, "Fail")],
     );
-    let output = hooks(&[
-        "plan",
-        "pre-install",
-        "-f",
-        EXAMPLE,
-        "--policy-config",
-        config.to_str().unwrap(),
-    ]);
+    let output = plan_pre_install_with(&config);
     assert_eq!(output.status.code(), Some(4), "{}", transcript(&output));
     settings().bind(|| insta::assert_snapshot!(transcript(&output)));
 }
@@ -274,14 +252,7 @@ fn ignored_failures_are_shown_and_the_event_goes_on() {
             ("renamer", "{mode: rename}", "Ignore"),
         ],
     );
-    let output = hooks(&[
-        "plan",
-        "pre-install",
-        "-f",
-        EXAMPLE,
-        "--policy-config",
-        config.to_str().unwrap(),
-    ]);
+    let output = plan_pre_install_with(&config);
     assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
     settings().bind(|| insta::assert_snapshot!(transcript(&output)));
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use hooks_emulator::EmulatorOptions;
 
 use crate::cluster::{Cluster, code, quick, report, stderr};
-use crate::util::EXAMPLE;
+use crate::util::{EXAMPLE, adversary_config, artifact, workspace_root};
 
 fn example(cluster: &Cluster, event: &str) -> Vec<String> {
     cluster.emu.clear_requests();
@@ -616,13 +616,7 @@ fn wait_for_create(cluster: &Cluster, suffix: &str) {
 #[test]
 fn a_policy_denial_applies_nothing() {
     let cluster = Cluster::start(quick());
-    let policy =
-        crate::util::workspace_root().join("target/wasm32-wasip2/release/deny_privileged.wasm");
-    assert!(
-        policy.is_file(),
-        "{} is missing: run `scripts/build-policies.sh` first",
-        policy.display()
-    );
+    let policy = workspace_root().join(artifact("deny-privileged"));
     let output = cluster.run(&[
         "run",
         "pre-install",
@@ -700,14 +694,9 @@ fn policies_are_told_the_contexts_namespace_and_the_release() {
         "hooks.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  annotations:\n    helm.sh/hook: pre-install\ndata:\n  a: b\n",
     );
-    let adversary =
-        crate::util::workspace_root().join("target/wasm32-wasip2/release/adversary_policy.wasm");
-    let config = cluster.manifest(
-        "policies.yaml",
-        &format!(
-            "apiVersion: kubectl-hooks.dev/v1alpha1\nkind: PolicyConfig\npolicies:\n  - name: adversary\n    path: {}\n    settings: {{mode: context}}\n",
-            adversary.display()
-        ),
+    let config = adversary_config(
+        cluster.dir.path(),
+        &[("adversary", "{mode: context}", "Fail")],
     );
     let output = cluster.run(&[
         "run",
@@ -715,7 +704,7 @@ fn policies_are_told_the_contexts_namespace_and_the_release() {
         "-f",
         &hooks,
         "--policy-config",
-        &config,
+        config.to_str().unwrap(),
         "--release",
         "ledger",
     ]);

@@ -52,3 +52,34 @@ pub fn transcript(output: &Output) -> String {
 }
 
 pub const EXAMPLE: &str = "examples/ledger/rendered.yaml";
+
+/// A component built for `wasm32-wasip2`, relative to the workspace root (where the
+/// binary runs). Missing ones fail with the command that builds them.
+pub fn artifact(package: &str) -> String {
+    let relative = format!(
+        "target/wasm32-wasip2/release/{}.wasm",
+        package.replace('-', "_")
+    );
+    assert!(
+        workspace_root().join(&relative).is_file(),
+        "{relative} is missing: run `scripts/build-policies.sh {package}` first"
+    );
+    relative
+}
+
+/// A policy configuration in `dir`: the adversary once per `(name, settings, failurePolicy)`
+/// entry, each with a 200 ms cap.
+pub fn adversary_config(dir: &Path, entries: &[(&str, &str, &str)]) -> PathBuf {
+    let wasm = workspace_root().join(artifact("adversary-policy"));
+    let mut text =
+        String::from("apiVersion: kubectl-hooks.dev/v1alpha1\nkind: PolicyConfig\npolicies:\n");
+    for (name, settings, failure) in entries {
+        text.push_str(&format!(
+            "  - name: {name}\n    path: {}\n    settings: {settings}\n    failurePolicy: {failure}\n    limits: {{timeoutMs: 200}}\n",
+            wasm.display()
+        ));
+    }
+    let file = dir.join("policies.yaml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
