@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 
-# Hermetic: compiled-policy caches and kubectl's discovery cache go to a temp dir.
+# Hermetic: compiled-policy caches, the key that authenticates them, and kubectl's
+# discovery cache go to a temp dir.
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 export XDG_CACHE_HOME="$scratch/cache"
+export XDG_STATE_HOME="$scratch/state"
 export KUBECONFIG="$scratch/no-such-kubeconfig"
 
 cargo fmt --all -- --check

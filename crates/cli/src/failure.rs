@@ -40,8 +40,17 @@ impl Failure {
         if let Some(hint) = &self.hint {
             let _ = write!(out, "\n  hint: {hint}");
         }
-        out
+        escape_lines(&out)
     }
+}
+
+/// Errors quote manifests, API servers and policies: each line is escaped, so that only
+/// the line breaks the message was written with remain.
+pub(crate) fn escape_lines(text: &str) -> String {
+    text.lines()
+        .map(hooks_plan::escape)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl From<hooks_plan::PlanError> for Failure {

@@ -6,6 +6,7 @@
 //! a default delete policy) is reported as a [`Warning`].
 
 mod error;
+mod escape;
 mod event;
 mod hook;
 mod kind_order;
@@ -15,6 +16,7 @@ mod plan;
 mod yaml;
 
 pub use error::{Location, PlanError};
+pub use escape::{escape, escape_bounded};
 pub use event::Event;
 pub use hook::{
     BEFORE_HOOK_CREATION, DeletePolicy, HOOK_FAILED, HOOK_SUCCEEDED, Hook, OutputLogPolicy,

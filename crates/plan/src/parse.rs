@@ -246,6 +246,10 @@ fn classify(document: &Document) -> Result<Classified, PlanError> {
     Ok(Classified::Hook(Box::new(hook)))
 }
 
+/// How much of an annotation value a warning quotes, and how many unknown values it names.
+const QUOTED_VALUE_BYTES: usize = 120;
+const UNKNOWN_VALUES_NAMED: usize = 5;
+
 pub(crate) fn policies(
     value: Option<&str>,
     annotation: &str,
@@ -258,17 +262,48 @@ pub(crate) fn policies(
         return Vec::new();
     };
     let list: Vec<String> = split_annotation(value).collect();
-    for policy in &list {
-        if policy.is_empty() {
-            warnings.push(format!(
-                "{id} ({at}): `{annotation}: {value:?}` has an empty entry; Helm keeps it, so no default policy applies to this hook"
-            ));
-        } else if !known.contains(&policy.as_str()) {
-            warnings.push(format!(
-                "{id} ({at}): unknown `{annotation}` value {policy:?} is kept but does nothing (known: {})",
-                known.join(", ")
-            ));
-        }
+    // One warning per kind of oddity, however often it occurs: the annotation may come
+    // from a policy's patch, and a value of 20,000 empty entries must not become 20,000
+    // warnings that each quote it.
+    let shown = crate::escape_bounded(value, QUOTED_VALUE_BYTES);
+    let empty = list.iter().filter(|p| p.is_empty()).count();
+    if empty > 0 {
+        let entries = if empty == 1 {
+            "an empty entry".to_owned()
+        } else {
+            format!("{empty} empty entries")
+        };
+        warnings.push(format!(
+            "{id} ({at}): `{annotation}: \"{shown}\"` has {entries}; Helm keeps them, so no default policy applies to this hook"
+        ));
+    }
+    let mut unknown: Vec<&str> = list
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty() && !known.contains(p))
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    if !unknown.is_empty() {
+        let named: Vec<String> = unknown
+            .iter()
+            .take(UNKNOWN_VALUES_NAMED)
+            .map(|p| format!("\"{}\"", crate::escape_bounded(p, QUOTED_VALUE_BYTES)))
+            .collect();
+        let more = match unknown.len().saturating_sub(UNKNOWN_VALUES_NAMED) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        let (values, verb) = if unknown.len() == 1 {
+            ("value", "is kept but does nothing")
+        } else {
+            ("values", "are kept but do nothing")
+        };
+        warnings.push(format!(
+            "{id} ({at}): unknown `{annotation}` {values} {}{more} {verb} (known: {})",
+            named.join(", "),
+            known.join(", ")
+        ));
     }
     list
 }

@@ -1,30 +1,45 @@
-//! On-disk cache of compiled components.
+//! On-disk cache of compiled components: an optimisation, never a trust root.
 //!
-//! Compiling a policy with Cranelift takes 150–230 ms; loading it back takes ~0.2 ms. An
-//! entry is keyed by the sha256 of the component's bytes and a digest of the engine's
-//! compatibility hash (wasmtime version, compiler settings, fuel), so a different policy
-//! or a different engine never finds it. Beside each entry (`KEY.cwasm`, wasmtime's own
-//! format, so it can be memory-mapped rather than copied) lies `KEY.cwasm.sha256`, the
-//! digest of the compiled bytes: the cache is an optimisation, never a trust root, so an
-//! entry is only deserialised after its digest checks out, and anything wrong with it
-//! (missing digest, truncated, corrupt, stale format) makes the host compile again and
-//! overwrite it.
+//! Compiling a policy with Cranelift takes 100–230 ms; loading it back takes well under a
+//! millisecond. But loading an artefact is running the native code in it, so a cache
+//! entry is only used when it is authenticated as this user's own compilation of exactly
+//! the component's bytes:
+//!
+//! - each entry carries an HMAC-SHA256, keyed with a per-user secret kept *outside* the
+//!   cache directory (mode 0600), over the contract format, the engine's compatibility
+//!   hash, the sha256 of the component's bytes and the artefact. Whoever can write the
+//!   cache directory but not read the key cannot make an entry the host will run, nor
+//!   pass one component's artefact off as another's (a pinned policy's, say);
+//! - the entry is read into memory once, checked, and deserialised from those same bytes,
+//!   so it cannot be swapped between the check and the use;
+//! - a cache directory (or key) that another user owns or may write is not used at all.
+//!
+//! Anything wrong with an entry makes the host compile again, overwrite it, and say so.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use crate::engine::CacheDir;
 
 /// Bumped when the layout of entries changes, so old entries are simply not found.
-const FORMAT: &str = "v1";
+const FORMAT: &str = "v2";
+/// The start of every entry, then the 32-byte MAC, then wasmtime's artefact.
+const MAGIC: &[u8; 8] = b"khcache2";
+const MAC_BYTES: usize = 32;
+const KEY_BYTES: usize = 32;
+
+type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Debug)]
 pub(crate) struct CompileCache {
     dir: Option<PathBuf>,
+    key_file: Option<PathBuf>,
     engine_key: String,
 }
 
@@ -33,20 +48,37 @@ pub(crate) enum Lookup {
     Hit(Component),
     Miss,
     /// An entry was there but could not be trusted; it will be rebuilt.
-    Invalid(String),
+    Refused(String),
+    /// The cache itself cannot be trusted (its directory or key); it is not used.
+    Unusable(String),
 }
 
 impl CompileCache {
     pub(crate) fn new(engine: &wasmtime::Engine, dir: CacheDir) -> CompileCache {
-        let dir = match dir {
-            CacheDir::User => dirs::cache_dir().map(|d| d.join("kubectl-hooks").join("policies")),
-            CacheDir::At(dir) => Some(dir),
-            CacheDir::Disabled => None,
+        let (dir, key_file) = match dir {
+            CacheDir::User => (
+                dirs::cache_dir().map(|d| d.join("kubectl-hooks").join("policies")),
+                dirs::state_dir()
+                    .or_else(dirs::data_local_dir)
+                    .map(|d| d.join("kubectl-hooks").join("cache.key")),
+            ),
+            CacheDir::At(dir) => {
+                // Beside the directory, not in it: whoever may write the cache must not
+                // thereby be able to read or replace the key.
+                let mut key = dir.clone().into_os_string();
+                key.push(".key");
+                (Some(dir), Some(PathBuf::from(key)))
+            }
+            CacheDir::Disabled => (None, None),
         };
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = hex::encode(&hasher.0.finalize()[..8]);
-        CompileCache { dir, engine_key }
+        CompileCache {
+            dir: dir.filter(|_| key_file.is_some()),
+            key_file,
+            engine_key,
+        }
     }
 
     pub(crate) fn dir(&self) -> Option<&Path> {
@@ -58,25 +90,62 @@ impl CompileCache {
         Some(dir.join(format!("{wasm_sha256}-{}-{FORMAT}.cwasm", self.engine_key)))
     }
 
+    /// The MAC of an entry for the component with `wasm_sha256` holding `artefact`.
+    fn mac(&self, key: &[u8], wasm_sha256: &str, artefact: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+        for part in [FORMAT, self.engine_key.as_str(), wasm_sha256] {
+            mac.update(&(part.len() as u64).to_le_bytes());
+            mac.update(part.as_bytes());
+        }
+        mac.update(artefact);
+        mac
+    }
+
     pub(crate) fn lookup(&self, engine: &wasmtime::Engine, wasm_sha256: &str) -> Lookup {
-        let Some(path) = self.entry(wasm_sha256) else {
+        let (Some(dir), Some(path)) = (&self.dir, self.entry(wasm_sha256)) else {
             return Lookup::Miss;
         };
+        match std::fs::metadata(dir) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
+            Err(e) => return Lookup::Unusable(format!("cannot read `{}`: {e}", dir.display())),
+        }
+        if let Err(reason) = private(dir, 0o022) {
+            return Lookup::Unusable(reason);
+        }
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
-            Err(e) => return Lookup::Invalid(format!("cannot read {}: {e}", path.display())),
+            Err(e) => return Lookup::Refused(format!("cannot read `{}`: {e}", path.display())),
         };
-        let expected = std::fs::read_to_string(digest_path(&path)).unwrap_or_default();
-        if hex::encode(Sha256::digest(&bytes)) != expected.trim() {
-            return Lookup::Invalid(format!(
-                "{} is truncated or corrupt (digest mismatch)",
+        let key = match self.key(false) {
+            Ok(Some(key)) => key,
+            // An entry without a key to check it by is a stranger's.
+            Ok(None) => {
+                return Lookup::Refused(format!("`{}` has no key to check it by", path.display()));
+            }
+            Err(reason) => return Lookup::Unusable(reason),
+        };
+        let (Some(header), Some(artefact)) = (
+            bytes.get(..MAGIC.len() + MAC_BYTES),
+            bytes.get(MAGIC.len() + MAC_BYTES..),
+        ) else {
+            return Lookup::Refused(format!("`{}` is truncated", path.display()));
+        };
+        if &header[..MAGIC.len()] != MAGIC
+            || self
+                .mac(&key, wasm_sha256, artefact)
+                .verify_slice(&header[MAGIC.len()..])
+                .is_err()
+        {
+            return Lookup::Refused(format!(
+                "`{}` is not this user's compilation of the policy (its MAC does not match)",
                 path.display()
             ));
         }
-        match deserialize_verified(engine, &path) {
+        match deserialize_authenticated(engine, artefact) {
             Ok(component) => Lookup::Hit(component),
-            Err(e) => Lookup::Invalid(format!("{} is stale: {e:#}", path.display())),
+            Err(e) => Lookup::Refused(format!("`{}` is stale: {e:#}", path.display())),
         }
     }
 
@@ -88,24 +157,72 @@ impl CompileCache {
             return Ok(());
         };
         let dir = path.parent().unwrap_or(Path::new("."));
-        let write = |target: &Path, contents: &[u8]| -> std::io::Result<()> {
+        create_private_dir(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        private(dir, 0o022)?;
+        let key = self.key(true)?.ok_or("no cache key")?;
+        let mac = self
+            .mac(&key, wasm_sha256, compiled)
+            .finalize()
+            .into_bytes();
+        let write = || -> std::io::Result<()> {
             let mut file = tempfile::NamedTempFile::new_in(dir)?;
-            file.write_all(contents)?;
+            file.write_all(MAGIC)?;
+            file.write_all(&mac)?;
+            file.write_all(compiled)?;
             file.as_file().sync_data()?;
-            file.persist(target).map_err(|e| e.error)?;
+            file.persist(&path).map_err(|e| e.error)?;
             Ok(())
         };
-        // The entry first, then its digest: a reader between the two sees a mismatch and
-        // rebuilds, which is slow but never wrong.
-        let write = || -> std::io::Result<()> {
-            std::fs::create_dir_all(dir)?;
-            write(&path, compiled)?;
-            write(
-                &digest_path(&path),
-                hex::encode(Sha256::digest(compiled)).as_bytes(),
-            )
+        write().map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    }
+
+    /// The per-user key; created (0600, in a 0700 directory) when `create` and missing.
+    fn key(&self, create: bool) -> Result<Option<Vec<u8>>, String> {
+        let Some(file) = &self.key_file else {
+            return Ok(None);
         };
-        write().map_err(|e| format!("cannot write {}: {e}", path.display()))
+        match std::fs::read(file) {
+            Ok(key) => {
+                private(file, 0o077)?;
+                if key.len() != KEY_BYTES {
+                    return Err(format!(
+                        "the compile cache's key `{}` is not {KEY_BYTES} bytes; delete it to make a new one",
+                        file.display()
+                    ));
+                }
+                Ok(Some(key))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                let mut key = vec![0u8; KEY_BYTES];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+                let made = (|| -> std::io::Result<()> {
+                    if let Some(parent) = file.parent() {
+                        create_private_dir(parent)?;
+                    }
+                    let mut out = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(file)?;
+                    out.write_all(&key)?;
+                    out.sync_data()
+                })();
+                match made {
+                    Ok(()) => Ok(Some(key)),
+                    // Another process made it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => self.key(false),
+                    Err(e) => Err(format!(
+                        "cannot create the compile cache's key `{}`: {e}",
+                        file.display()
+                    )),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!(
+                "cannot read the compile cache's key `{}`: {e}",
+                file.display()
+            )),
+        }
     }
 
     /// The path an entry for these bytes would have; for tests and `policy inspect`.
@@ -114,25 +231,50 @@ impl CompileCache {
     }
 }
 
-fn digest_path(entry: &Path) -> PathBuf {
-    let mut name = entry.as_os_str().to_owned();
-    name.push(".sha256");
-    PathBuf::from(name)
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Refuses `path` unless this user owns it and none of the `forbidden` mode bits are set
+/// (group or other write for a directory, any access for the key).
+fn private(path: &Path, forbidden: u32) -> Result<(), String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "`{}` belongs to another user (uid {}), so it is not trusted; remove it or point `KUBECTL_HOOKS_CACHE_DIR` elsewhere",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & forbidden != 0 {
+        return Err(format!(
+            "`{}` has mode {mode:03o}, open to other users, so it is not trusted; run `chmod go-rwx {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Deserialising compiled code is `unsafe` because wasmtime trusts the bytes to be its own
-/// output: arbitrary bytes could be arbitrary machine code. It is sound here because we
-/// wrote the file from wasmtime's own `serialize` ([`CompileCache::store`]) and
-/// [`CompileCache::lookup`] has just checked its contents against the sha256 stored
-/// beside it; wasmtime itself then rejects artifacts from another version or
-/// configuration. The file is memory-mapped rather than copied (≈0.5 ms saved for a
-/// typical policy); anyone able to swap it between the check and the mapping can write
-/// the cache directory, and so could equally have written a matching digest: the digest
-/// guards against corruption, and the cache directory's ownership against tampering.
+/// output: arbitrary bytes could be arbitrary machine code. It is sound here because the
+/// bytes are in this process's memory, read once, and their MAC has just been checked
+/// with this user's key: they are what [`CompileCache::store`] wrote from wasmtime's own
+/// `serialize` of a component compiled from exactly the bytes whose sha256 the MAC
+/// covers. wasmtime itself then rejects artefacts of another version or configuration.
 #[allow(unsafe_code)]
-fn deserialize_verified(engine: &wasmtime::Engine, path: &Path) -> wasmtime::Result<Component> {
-    // SAFETY: see above: our own output, verified by digest.
-    unsafe { Component::deserialize_file(engine, path) }
+fn deserialize_authenticated(
+    engine: &wasmtime::Engine,
+    artefact: &[u8],
+) -> wasmtime::Result<Component> {
+    // SAFETY: see above: our own output, authenticated by MAC, no longer on disk.
+    unsafe { Component::deserialize(engine, artefact) }
 }
 
 /// Feeds `Hash` output into sha256, so the engine key is stable across processes and Rust

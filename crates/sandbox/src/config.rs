@@ -10,7 +10,7 @@
 //!     events: [pre-install, pre-upgrade]    # optional; default all events
 //!     settings: {}                          # any YAML; given to the guest as JSON
 //!     failurePolicy: Fail                   # or Ignore
-//!     limits: {memoryMiB: 64, timeoutMs: 1000, fuel: null}
+//!     limits: {memoryMiB: 64, timeoutMs: 1000, fuel: null}  # and more: see `Limits`
 //! ```
 
 use std::collections::HashSet;
@@ -88,6 +88,41 @@ impl PolicySpec {
     }
 }
 
+/// Loads every policy of `specs`. One that is configured `failurePolicy: Ignore` and
+/// cannot run for a reason of its own (a limit it breaks by its shape, a contract it does
+/// not meet) is left out, with the decision that says so; a missing, unreadable or
+/// mismatched file is the user's to fix and fails whatever the policy says.
+pub fn load_policies(
+    engine: &PolicyEngine,
+    specs: &[PolicySpec],
+) -> Result<(Vec<ConfiguredPolicy>, Vec<crate::Decision>), SandboxError> {
+    let mut loaded = Vec::with_capacity(specs.len());
+    let mut ignored = Vec::new();
+    for spec in specs {
+        match spec.load(engine) {
+            Ok(policy) => loaded.push(policy),
+            Err(error)
+                if spec.failure_policy == FailurePolicy::Ignore
+                    && !matches!(
+                        error,
+                        SandboxError::Read { .. }
+                            | SandboxError::NotWasm { .. }
+                            | SandboxError::DigestMismatch { .. }
+                            | SandboxError::Host { .. }
+                    ) =>
+            {
+                ignored.push(crate::Decision::IgnoredFailure {
+                    policy: spec.name.clone(),
+                    role: None,
+                    error: error.to_string(),
+                });
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok((loaded, ignored))
+}
+
 /// A parsed, validated configuration file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyConfig {
@@ -117,15 +152,27 @@ struct RawPolicy {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawLimits {
     #[serde(rename = "memoryMiB")]
     memory_mib: Option<u64>,
-    #[serde(rename = "timeoutMs")]
     timeout_ms: Option<u64>,
     fuel: Option<u64>,
+    memories: Option<u64>,
+    tables: Option<u64>,
     #[serde(rename = "outputMiB")]
     output_mib: Option<u64>,
+    answer_items: Option<u64>,
+    string_bytes: Option<u64>,
+    #[serde(rename = "patchKiB")]
+    patch_kib: Option<u64>,
+    json_nodes: Option<u64>,
+    json_depth: Option<u64>,
+    log_messages: Option<u64>,
+    log_bytes: Option<u64>,
+    #[serde(rename = "stdioKiB")]
+    stdio_kib: Option<u64>,
+    diff_lines: Option<u64>,
 }
 
 impl PolicyConfig {
@@ -269,21 +316,30 @@ fn limits(raw: Option<RawLimits>) -> Result<Limits, String> {
     let Some(raw) = raw else {
         return Ok(limits);
     };
-    if let Some(mib) = raw.memory_mib {
-        if mib == 0 || mib > MAX_MEMORY_MIB {
-            return Err(format!(
-                "limits.memoryMiB must be 1…{MAX_MEMORY_MIB}, not {mib}"
-            ));
+    /// A value within `range`, scaled to the unit the host counts in.
+    fn within(
+        key: &str,
+        value: Option<u64>,
+        range: std::ops::RangeInclusive<u64>,
+        scale: u64,
+    ) -> Result<Option<usize>, String> {
+        match value {
+            None => Ok(None),
+            Some(v) if range.contains(&v) => {
+                Ok(Some(usize::try_from(v * scale).unwrap_or(usize::MAX)))
+            }
+            Some(v) => Err(format!(
+                "limits.{key} must be {}…{}, not {v}",
+                range.start(),
+                range.end()
+            )),
         }
-        limits.memory_bytes = mib * MIB;
     }
-    if let Some(ms) = raw.timeout_ms {
-        if ms == 0 || ms > MAX_TIMEOUT_MS {
-            return Err(format!(
-                "limits.timeoutMs must be 1…{MAX_TIMEOUT_MS}, not {ms}"
-            ));
-        }
-        limits.timeout = Duration::from_millis(ms);
+    if let Some(bytes) = within("memoryMiB", raw.memory_mib, 1..=MAX_MEMORY_MIB, MIB)? {
+        limits.memory_bytes = bytes as u64;
+    }
+    if let Some(ms) = within("timeoutMs", raw.timeout_ms, 1..=MAX_TIMEOUT_MS, 1)? {
+        limits.timeout = Duration::from_millis(ms as u64);
     }
     if let Some(fuel) = raw.fuel {
         if fuel == 0 {
@@ -291,14 +347,64 @@ fn limits(raw: Option<RawLimits>) -> Result<Limits, String> {
         }
         limits.fuel = Some(fuel);
     }
-    if let Some(mib) = raw.output_mib {
-        if mib == 0 || mib > MAX_MEMORY_MIB {
-            return Err(format!(
-                "limits.outputMiB must be 1…{MAX_MEMORY_MIB}, not {mib}"
-            ));
+    let set = |target: &mut usize, value: Option<usize>| {
+        if let Some(value) = value {
+            *target = value;
         }
-        limits.output_bytes = usize::try_from(mib * MIB).unwrap_or(usize::MAX);
+    };
+    // Memories and tables are bounded by the instance pool's slots too.
+    if let Some(n) = within(
+        "memories",
+        raw.memories,
+        1..=crate::pool::MEMORIES_PER_MODULE,
+        1,
+    )? {
+        limits.memories = n as u32;
     }
+    if let Some(n) = within("tables", raw.tables, 1..=crate::pool::TABLES_PER_MODULE, 1)? {
+        limits.tables = n as u32;
+    }
+    set(
+        &mut limits.output_bytes,
+        within("outputMiB", raw.output_mib, 1..=1024, MIB)?,
+    );
+    set(
+        &mut limits.answer_items,
+        within("answerItems", raw.answer_items, 1..=1_000_000, 1)?,
+    );
+    set(
+        &mut limits.string_bytes,
+        within("stringBytes", raw.string_bytes, 64..=1 << 20, 1)?,
+    );
+    set(
+        &mut limits.patch_bytes,
+        within("patchKiB", raw.patch_kib, 1..=64 * 1024, 1024)?,
+    );
+    set(
+        &mut limits.json_nodes,
+        within("jsonNodes", raw.json_nodes, 1..=10_000_000, 1)?,
+    );
+    // serde_json refuses deeper nesting whatever this says.
+    set(
+        &mut limits.json_depth,
+        within("jsonDepth", raw.json_depth, 1..=128, 1)?,
+    );
+    set(
+        &mut limits.log_messages,
+        within("logMessages", raw.log_messages, 0..=100_000, 1)?,
+    );
+    set(
+        &mut limits.log_bytes,
+        within("logBytes", raw.log_bytes, 64..=1 << 20, 1)?,
+    );
+    set(
+        &mut limits.stdio_bytes,
+        within("stdioKiB", raw.stdio_kib, 0..=64 * 1024, 1024)?,
+    );
+    set(
+        &mut limits.diff_lines,
+        within("diffLines", raw.diff_lines, 0..=1_000_000, 1)?,
+    );
     Ok(limits)
 }
 

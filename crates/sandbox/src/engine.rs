@@ -1,6 +1,6 @@
 //! The wasmtime engine every policy shares: configuration, the linker (WASI p2 with an
-//! empty context plus the contract's `host` interface), the epoch ticker that enforces
-//! wall-clock caps, and the compile cache.
+//! empty context plus the contract's `host` interface), the epoch ticker and the timer
+//! runtime that together enforce wall-clock caps, and the compile cache.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,26 +8,32 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::StoreContextMut;
+use wasmtime::component::{HasSelf, Linker, ResourceTable, WasmStr};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings;
+use crate::bindings::kubectl_hooks::policy::host::Level;
 use crate::cache::CompileCache;
-use crate::limits::{LOG_MESSAGE_BYTES, LOG_MESSAGES, Limiter, MIB};
+use crate::limits::{Limiter, Limits, MIB};
 use crate::pool::{self, Slots};
+use crate::secrets::Masker;
 use crate::stdio::BoundedPipe;
 
 /// How often the epoch advances: the granularity of every wall-clock cap. 10 ms keeps
 /// the overshoot of a 1 s cap at ~1 % for a thread that wakes 100 times a second.
 pub(crate) const TICK: Duration = Duration::from_millis(10);
 
-/// Where compiled policies are cached.
+/// Where compiled policies are cached, and where the key that authenticates the cache's
+/// entries is kept (never inside the cache directory).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum CacheDir {
-    /// `$XDG_CACHE_HOME/kubectl-hooks/policies` or the platform's equivalent; no cache
-    /// when the platform has no cache directory.
+    /// `$XDG_CACHE_HOME/kubectl-hooks/policies` or the platform's equivalent, keyed by
+    /// `$XDG_STATE_HOME/kubectl-hooks/cache.key` (else the local data directory); no
+    /// cache when the platform has neither.
     #[default]
     User,
+    /// This directory, keyed by the file beside it named like it plus `.key`.
     At(PathBuf),
     Disabled,
 }
@@ -54,6 +60,9 @@ pub(crate) struct Inner {
     pub(crate) fuel: bool,
     /// Calls in flight on the instance pool; `None` when the engine allocates per call.
     pub(crate) slots: Option<Slots>,
+    /// Drives the timers of calls: WASI clocks and polls, and each call's deadline. Calls
+    /// are polled on the caller's thread; this runtime's one worker only keeps time.
+    pub(crate) timers: tokio::runtime::Runtime,
     ticker: Option<Ticker>,
 }
 
@@ -71,6 +80,9 @@ impl PolicyEngine {
     pub fn new(options: EngineOptions) -> Result<PolicyEngine, String> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
+        // Epoch interruption stops a guest in its own code; a guest blocked in a host
+        // call (a WASI sleep, a never-ready pollable) is stopped by the deadline each
+        // call is polled under, which needs calls to be async (see `call.rs`).
         config.epoch_interruption(true);
         config.consume_fuel(options.fuel);
         let mut frugal = config.clone();
@@ -92,11 +104,16 @@ impl PolicyEngine {
         };
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("{e:#}"))?;
-        bindings::Policy::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)
-            .map_err(|e| format!("{e:#}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| format!("{e:#}"))?;
+        link_host(&mut linker).map_err(|e| format!("{e:#}"))?;
 
         let cache = CompileCache::new(&engine, options.cache);
+        let timers = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("policy-timers")
+            .enable_time()
+            .build()
+            .map_err(|e| format!("cannot start the policy timer thread: {e}"))?;
         let ticker = Some(Ticker::start(&engine));
         Ok(PolicyEngine {
             inner: Arc::new(Inner {
@@ -105,6 +122,7 @@ impl PolicyEngine {
                 cache,
                 fuel: options.fuel,
                 slots,
+                timers,
                 ticker,
             }),
         })
@@ -154,11 +172,18 @@ impl Ticker {
         let thread = std::thread::Builder::new()
             .name("policy-epoch".into())
             .spawn(move || {
+                // The epoch follows the clock, not the count of wake-ups: on a loaded
+                // machine a 10 ms sleep can take far longer, and a deadline counted in
+                // wake-ups would come that much later.
+                let started = std::time::Instant::now();
+                let mut ticks: u128 = 0;
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(TICK);
-                    match weak.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
+                    let Some(engine) = weak.upgrade() else { break };
+                    let due = started.elapsed().as_nanos() / TICK.as_nanos();
+                    while ticks < due {
+                        engine.increment_epoch();
+                        ticks += 1;
                     }
                 }
             })
@@ -207,21 +232,31 @@ impl LogLevel {
 }
 
 /// The store's data for one call: a WASI context with nothing in it, the limiter, and
-/// what the guest said.
+/// what the guest said, bounded by the policy's limits.
 pub(crate) struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) logs: Vec<(LogLevel, String)>,
     pub(crate) dropped_logs: usize,
+    log_messages: usize,
+    log_bytes: usize,
     pub(crate) stdout: BoundedPipe,
     pub(crate) stderr: BoundedPipe,
+    /// The plan's Secret values, masked in everything the guest says.
+    pub(crate) masker: Arc<Masker>,
 }
 
+/// Host resources (pollables, streams) a guest may hold at once: a few dozen is what any
+/// real guest uses; the table's default would let a guest make the host hold millions.
+const RESOURCES: usize = 1024;
+/// Bytes one `get-random-bytes` call may ask for; wasmtime's default is 64 MiB.
+const RANDOM_BYTES: u64 = 64 * 1024;
+
 impl State {
-    pub(crate) fn new(memory_bytes: u64, stdio_bytes: usize) -> State {
-        let stdout = BoundedPipe::new(stdio_bytes);
-        let stderr = BoundedPipe::new(stdio_bytes);
+    pub(crate) fn new(limits: &Limits, masker: Arc<Masker>) -> State {
+        let stdout = BoundedPipe::new(limits.stdio_bytes);
+        let stderr = BoundedPipe::new(limits.stdio_bytes);
         // Deliberately empty: no preopened directories, environment, arguments, stdin or
         // network. `WasiCtxBuilder` inherits nothing unless asked to.
         let wasi = wasmtime_wasi::WasiCtxBuilder::new()
@@ -230,16 +265,27 @@ impl State {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(RANDOM_BYTES)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(RESOURCES);
         State {
             wasi,
-            table: ResourceTable::new(),
-            limiter: Limiter::new(memory_bytes),
+            table,
+            limiter: Limiter::new(limits),
             logs: Vec::new(),
             dropped_logs: 0,
+            log_messages: limits.log_messages,
+            log_bytes: limits.log_bytes,
             stdout,
             stderr,
+            masker,
         }
+    }
+
+    /// Guest text as it may be shown: Secret values masked, escaped, at most `max` bytes.
+    pub(crate) fn shown(&self, text: &str, max: usize) -> String {
+        hooks_plan::escape_bounded(&self.masker.mask(text), max)
     }
 }
 
@@ -254,32 +300,37 @@ impl WasiView for State {
 
 impl bindings::kubectl_hooks::policy::types::Host for State {}
 
-impl bindings::kubectl_hooks::policy::host::Host for State {
-    fn log(&mut self, level: bindings::kubectl_hooks::policy::host::Level, message: String) {
-        use bindings::kubectl_hooks::policy::host::Level;
-        if self.logs.len() >= LOG_MESSAGES {
-            self.dropped_logs += 1;
-            return;
-        }
-        let level = match level {
-            Level::Debug => LogLevel::Debug,
-            Level::Info => LogLevel::Info,
-            Level::Warn => LogLevel::Warn,
-            Level::Error => LogLevel::Error,
-        };
-        self.logs
-            .push((level, truncate(message, LOG_MESSAGE_BYTES)));
-    }
-}
-
-pub(crate) fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str(" … (truncated)");
-    }
-    text
+/// The contract's imports: `types` (nothing to provide) and `host.log`, which takes the
+/// message as a view into guest memory so that only the part kept is ever copied.
+fn link_host(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    bindings::kubectl_hooks::policy::types::add_to_linker::<State, HasSelf<State>>(
+        linker,
+        |state| state,
+    )?;
+    let mut host = linker.instance(&format!(
+        "kubectl-hooks:policy/host@{}",
+        crate::CONTRACT_VERSION
+    ))?;
+    host.func_wrap(
+        "log",
+        |mut store: StoreContextMut<'_, State>, (level, message): (Level, WasmStr)| {
+            let level = match level {
+                Level::Debug => LogLevel::Debug,
+                Level::Info => LogLevel::Info,
+                Level::Warn => LogLevel::Warn,
+                Level::Error => LogLevel::Error,
+            };
+            if store.data().logs.len() >= store.data().log_messages {
+                store.data_mut().dropped_logs += 1;
+                return Ok(());
+            }
+            let kept = {
+                let state = store.data();
+                state.shown(&message.to_str(&store)?, state.log_bytes)
+            };
+            store.data_mut().logs.push((level, kept));
+            Ok(())
+        },
+    )?;
+    Ok(())
 }

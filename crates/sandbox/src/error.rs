@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Role;
+use crate::limits::Limit;
 use crate::load::CONTRACT_VERSION;
 
 /// Everything that stops loading, configuring or running a policy. Each variant names the
@@ -130,13 +131,34 @@ pub enum SandboxError {
         problem: String,
     },
 
-    #[error("policy `{policy}`: {role} answered {size} bytes, over the cap of {limit} bytes")]
-    OutputTooLarge {
+    #[error(
+        "policy `{policy}`: {role} answered {size} {}, over {limit} ({max})",
+        limit.unit()
+    )]
+    Limit {
         policy: String,
         role: Role,
-        size: usize,
-        limit: usize,
+        limit: Limit,
+        size: u64,
+        max: u64,
     },
+
+    #[error(
+        "policy `{policy}`: `{origin}` declares {size} {}, over {limit} ({max})",
+        limit.unit()
+    )]
+    Structure {
+        policy: String,
+        origin: String,
+        limit: Limit,
+        size: u32,
+        max: u32,
+    },
+
+    #[error(
+        "policy `{policy}`: `{origin}` defines resource types of its own, which the contract has none of"
+    )]
+    OwnResources { policy: String, origin: String },
 
     #[error("policy `{policy}`: the sandbox could not run it: {message}")]
     Host { policy: String, message: String },
@@ -166,11 +188,10 @@ pub enum SandboxError {
 const MIB: u64 = 1024 * 1024;
 
 fn output_suffix(output: &str) -> String {
-    let output = output.trim();
-    if output.is_empty() {
+    if output.trim().is_empty() {
         String::new()
     } else {
-        format!("; it printed:\n{output}")
+        format!("; it printed:\n{}", output.trim_end())
     }
 }
 
@@ -205,7 +226,9 @@ impl SandboxError {
             | Trap { policy, .. }
             | Guest { policy, .. }
             | InvalidAnswer { policy, .. }
-            | OutputTooLarge { policy, .. }
+            | Limit { policy, .. }
+            | Structure { policy, .. }
+            | OwnResources { policy, .. }
             | Host { policy, .. } => Some(policy),
             Config { policy, .. } => policy.as_deref(),
             Manifest { .. } | ConfigRead { .. } => None,
@@ -254,7 +277,11 @@ impl SandboxError {
             Trap { .. } => "a bug in the policy; its output above may say more. Set `failurePolicy: Ignore` to run without it".into(),
             Guest { .. } => "the policy refused to decide; see its message. Set `failurePolicy: Ignore` to run without it".into(),
             InvalidAnswer { .. } => "a bug in the policy: patches may not change a hook's identity or position, and an order must list every hook exactly once".into(),
-            OutputTooLarge { .. } => "a bug in the policy: answers this large are never needed".into(),
+            Limit { limit, .. } | Structure { limit, .. } => match limit.config_key() {
+                Some(key) => format!("a policy that needs more can be given it: raise `limits.{key}` for it in the policy configuration"),
+                None => "a bug in the policy: it answered more items than the plan has hooks".into(),
+            },
+            OwnResources { .. } => format!("build the policy against kubectl-hooks:policy@{CONTRACT_VERSION}, which defines no resources"),
             Manifest { source, .. } => return source.hint(),
             Config { .. } => "see the PolicyConfig format: apiVersion kubectl-hooks.dev/v1alpha1, kind PolicyConfig, policies: [{name, path, sha256, events, settings, failurePolicy, limits}]".into(),
             ConfigRead { .. } | Host { .. } => return None,

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::limits::Limit;
+
 /// Fields whose value a patch must leave exactly as it was (absent stays absent), as
 /// JSON pointers. `~1` is an escaped `/` inside an annotation key.
 const FROZEN: [(&str, &str); 6] = [
@@ -66,6 +68,47 @@ pub(crate) fn check_patch(hook: &str, before: &Value, manifest: &str) -> Result<
         }
     }
     Ok(after)
+}
+
+/// Counts the values and the nesting depth of a JSON text without building anything, and
+/// refuses it past `max_nodes` or `max_depth`: `(the limit, what was found, the maximum)`.
+/// A value is counted at each `{`, `[`, `,` and `:` outside strings, which is within one
+/// per container of the exact count; malformed text is left for the parser to reject.
+pub(crate) fn json_shape(
+    text: &str,
+    max_nodes: usize,
+    max_depth: usize,
+) -> Result<(), (Limit, usize, usize)> {
+    let (mut nodes, mut depth) = (1usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in text.as_bytes() {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                nodes += 1;
+                if depth > max_depth {
+                    return Err((Limit::JsonDepth, depth, max_depth));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' | b':' => nodes += 1,
+            _ => {}
+        }
+        if nodes > max_nodes {
+            return Err((Limit::JsonNodes, nodes, max_nodes));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that a mutator's patches name known hooks, each at most once. Returns the index
@@ -202,6 +245,23 @@ mod tests {
                 .problem
                 .contains("an array")
         );
+    }
+
+    #[test]
+    fn json_shape_counts_values_and_depth_outside_strings() {
+        assert_eq!(
+            json_shape(r#"{"a": [1, 2, {"b": "x,y:[{"}]}"#, 100, 10),
+            Ok(())
+        );
+        let flat = format!("[{}0]", "0,".repeat(1000));
+        assert_eq!(
+            json_shape(&flat, 100, 10),
+            Err((Limit::JsonNodes, 101, 100))
+        );
+        let deep = format!("{}{}", "[".repeat(20), "]".repeat(20));
+        assert_eq!(json_shape(&deep, 100, 10), Err((Limit::JsonDepth, 11, 10)));
+        // Escaped quotes do not end a string.
+        assert_eq!(json_shape(r#"["\",[[[[", 1]"#, 100, 2), Ok(()));
     }
 
     #[test]

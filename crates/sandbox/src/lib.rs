@@ -11,10 +11,12 @@
 //! context with nothing in it (no files, network, environment or arguments; stdout and
 //! stderr go to bounded buffers whose contents reach the user's log).
 
+mod answer;
 mod bindings;
 mod cache;
 mod call;
 mod config;
+mod diff;
 mod engine;
 mod error;
 mod invariants;
@@ -22,12 +24,15 @@ mod limits;
 mod load;
 mod pipeline;
 mod pool;
+mod secrets;
 mod stdio;
 
-pub use config::{CONFIG_API_VERSION, CONFIG_KIND, PolicyConfig, PolicySpec, check_unique_names};
+pub use config::{
+    CONFIG_API_VERSION, CONFIG_KIND, PolicyConfig, PolicySpec, check_unique_names, load_policies,
+};
 pub use engine::{CacheDir, EngineOptions, GuestLog, LogLevel, PolicyEngine};
 pub use error::SandboxError;
-pub use limits::Limits;
+pub use limits::{Limit, Limits};
 pub use load::{CONTRACT_VERSION, Compilation, Policy, PolicyInfo, Role, Source};
 pub use pipeline::{ConfiguredPolicy, Decision, FailurePolicy, PoliceContext, Policed, police};
 

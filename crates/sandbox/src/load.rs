@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, InstancePre};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 
-use crate::bindings::exports::kubectl_hooks::policy::{mutate, order, validate};
 use crate::cache::Lookup;
 use crate::engine::{PolicyEngine, State};
+use crate::limits::Limit;
 use crate::{Limits, SandboxError};
 
 /// The version of `kubectl-hooks:policy` this host speaks.
@@ -90,7 +90,8 @@ pub struct Compilation {
     #[serde(serialize_with = "micros")]
     pub duration: Duration,
     pub from_cache: bool,
-    /// A cache entry was found but refused (corrupt, truncated, stale) and rebuilt.
+    /// A cache entry was found but refused (not authenticated, truncated, stale) and
+    /// rebuilt: why.
     pub rebuilt: Option<String>,
     /// The cache could not be written; the policy works, the next run compiles again.
     pub cache_warning: Option<String>,
@@ -121,9 +122,33 @@ pub struct Policy {
     pub(crate) limits: Limits,
     pub(crate) engine: PolicyEngine,
     pub(crate) pre: InstancePre<State>,
-    pub(crate) mutate: Option<mutate::GuestIndices>,
-    pub(crate) order: Option<order::GuestIndices>,
-    pub(crate) validate: Option<validate::GuestIndices>,
+    pub(crate) exports: Exports,
+}
+
+/// Where each role's function is among the component's exports, found once at load.
+#[derive(Debug, Default)]
+pub(crate) struct Exports {
+    mutate: Option<ComponentExportIndex>,
+    order: Option<ComponentExportIndex>,
+    validate: Option<ComponentExportIndex>,
+}
+
+impl Exports {
+    pub(crate) fn get(&self, role: Role) -> Option<&ComponentExportIndex> {
+        match role {
+            Role::Mutate => self.mutate.as_ref(),
+            Role::Order => self.order.as_ref(),
+            Role::Validate => self.validate.as_ref(),
+        }
+    }
+
+    fn set(&mut self, role: Role, index: ComponentExportIndex) {
+        *match role {
+            Role::Mutate => &mut self.mutate,
+            Role::Order => &mut self.order,
+            Role::Validate => &mut self.validate,
+        } = Some(index);
+    }
 }
 
 impl fmt::Debug for Policy {
@@ -178,6 +203,7 @@ impl Policy {
             });
         }
         let (component, compilation) = compile(engine, &bytes, &sha256, &policy, &origin)?;
+        check_structure(&component, &limits, &policy, &origin)?;
         let wasmtime = &engine.inner.engine;
         let ty = component.component_type();
         let exports: Vec<String> = ty.exports(wasmtime).map(|(n, _)| n.to_owned()).collect();
@@ -212,31 +238,37 @@ impl Policy {
             });
         }
 
-        let incompatible = |e: wasmtime::Error| SandboxError::Incompatible {
+        let incompatible = |message: String| SandboxError::Incompatible {
             policy: policy.clone(),
             origin: origin.clone(),
-            message: format!("{e:#}"),
+            message,
         };
         let pre = engine
             .inner
             .linker
             .instantiate_pre(&component)
-            .map_err(incompatible)?;
-        let mutate = roles
-            .contains(&Role::Mutate)
-            .then(|| mutate::GuestIndices::new(&pre))
-            .transpose()
-            .map_err(incompatible)?;
-        let order = roles
-            .contains(&Role::Order)
-            .then(|| order::GuestIndices::new(&pre))
-            .transpose()
-            .map_err(incompatible)?;
-        let validate = roles
-            .contains(&Role::Validate)
-            .then(|| validate::GuestIndices::new(&pre))
-            .transpose()
-            .map_err(incompatible)?;
+            .map_err(|e| incompatible(format!("{e:#}")))?;
+        let mut functions = Exports::default();
+        for &role in &roles {
+            let index = component
+                .get_export_index(None, role.export_name())
+                .and_then(|interface| component.get_export(Some(&interface), role.as_str()))
+                .and_then(|(item, index)| {
+                    matches!(
+                        item,
+                        wasmtime::component::types::ComponentItem::ComponentFunc(_)
+                    )
+                    .then_some(index)
+                })
+                .ok_or_else(|| {
+                    incompatible(format!(
+                        "`{}` has no function `{}`",
+                        role.export_name(),
+                        role.as_str()
+                    ))
+                })?;
+            functions.set(role, index);
+        }
 
         Ok(Policy {
             info: PolicyInfo {
@@ -253,9 +285,7 @@ impl Policy {
             limits,
             engine: engine.clone(),
             pre,
-            mutate,
-            order,
-            validate,
+            exports: functions,
         })
     }
 
@@ -278,6 +308,66 @@ impl Policy {
     pub fn has_role(&self, role: Role) -> bool {
         self.info.roles.contains(&role)
     }
+}
+
+/// Refuses, before anything of it runs, a component with more linear memories or tables
+/// than `limits` allow: each costs the host a reservation, whatever its size.
+fn check_structure(
+    component: &Component,
+    limits: &Limits,
+    policy: &str,
+    origin: &str,
+) -> Result<(), SandboxError> {
+    let structure = |limit, size: u32, max: u32| SandboxError::Structure {
+        policy: policy.to_owned(),
+        origin: origin.to_owned(),
+        limit,
+        size,
+        max,
+    };
+    let required = component
+        .resources_required()
+        .ok_or_else(|| SandboxError::Incompatible {
+            policy: policy.to_owned(),
+            origin: origin.to_owned(),
+            message: "it imports core modules, which no policy can be given".into(),
+        })?;
+    if required.num_memories > limits.memories {
+        return Err(structure(
+            Limit::Memories,
+            required.num_memories,
+            limits.memories,
+        ));
+    }
+    if required.num_tables > limits.tables {
+        return Err(structure(Limit::Tables, required.num_tables, limits.tables));
+    }
+    Ok(())
+}
+
+/// Whether any component in `bytes` (nested ones included) creates handles of a resource
+/// type of its own (`resource.new`). The contract has no resource types, and a guest
+/// minting handles of its own in a loop makes the host's handle table grow without bound,
+/// outside any memory cap. The bytes have been validated by compiling them, so
+/// a parse error here cannot happen; it is treated as "yes", failing closed.
+fn defines_resources(bytes: &[u8]) -> bool {
+    use wasmparser::{CanonicalFunction, Parser, Payload};
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(Payload::ComponentCanonicalSection(section)) => {
+                for function in section {
+                    match function {
+                        Ok(CanonicalFunction::ResourceNew { .. }) => return true,
+                        Ok(_) => {}
+                        Err(_) => return true,
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+    }
+    false
 }
 
 /// Tells WebAssembly components from core modules and from anything else, by the
@@ -308,7 +398,7 @@ fn compile(
     let wasmtime = &engine.inner.engine;
     let cache = &engine.inner.cache;
     let started = Instant::now();
-    let rebuilt = match cache.lookup(wasmtime, sha256) {
+    let (rebuilt, unusable) = match cache.lookup(wasmtime, sha256) {
         Lookup::Hit(component) => {
             return Ok((
                 component,
@@ -320,22 +410,31 @@ fn compile(
                 },
             ));
         }
-        Lookup::Miss => None,
-        Lookup::Invalid(reason) => Some(reason),
+        Lookup::Miss => (None, None),
+        Lookup::Refused(reason) => (Some(reason), None),
+        Lookup::Unusable(reason) => (None, Some(reason)),
     };
     let component = Component::new(wasmtime, bytes).map_err(|e| SandboxError::Compile {
         policy: policy.to_owned(),
         origin: origin.to_owned(),
         message: format!("{e:#}"),
     })?;
+    // Checked before the artefact is cached, so that an entry (authenticated as compiled
+    // from exactly these bytes) stands for bytes that passed.
+    if defines_resources(bytes) {
+        return Err(SandboxError::OwnResources {
+            policy: policy.to_owned(),
+            origin: origin.to_owned(),
+        });
+    }
     let duration = started.elapsed();
-    let cache_warning = if cache.dir().is_some() {
-        match component.serialize() {
+    let cache_warning = match unusable {
+        Some(reason) => Some(format!("the compile cache is not used: {reason}")),
+        None if cache.dir().is_some() => match component.serialize() {
             Ok(compiled) => cache.store(sha256, &compiled).err(),
             Err(e) => Some(format!("cannot serialise the compiled policy: {e:#}")),
-        }
-    } else {
-        None
+        },
+        None => None,
     };
     Ok((
         component,

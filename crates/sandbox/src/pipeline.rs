@@ -9,9 +9,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::bindings::kubectl_hooks::policy::types as wit;
-use crate::call::{Called, answer_size};
+use crate::call::Called;
 use crate::engine::GuestLog;
-use crate::invariants::{Violation, check_order, check_patch, check_patch_ids};
+use crate::invariants::{Violation, check_order, check_patch, check_patch_ids, json_shape};
+use crate::secrets::Masker;
 use crate::{Policy, Role, SandboxError};
 
 /// What happens to the event when a policy fails (traps, times out, hits a limit, breaks
@@ -128,9 +129,12 @@ pub enum Decision {
         reason: String,
     },
     /// A policy failed and is configured `failurePolicy: Ignore`: its answer was dropped.
+    /// `role` is the call that failed; absent when the policy could not even be loaded
+    /// (it broke a limit by its shape), and then it did not run at all.
     IgnoredFailure {
         policy: String,
-        role: Role,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        role: Option<Role>,
         error: String,
     },
     /// Something a policy logged or printed.
@@ -161,7 +165,7 @@ pub fn police(
                     FailurePolicy::Fail => return Err(error),
                     FailurePolicy::Ignore => run.decisions.push(Decision::IgnoredFailure {
                         policy: configured.policy.name().to_owned(),
-                        role,
+                        role: Some(role),
                         error: error.to_string(),
                     }),
                 }
@@ -186,20 +190,29 @@ struct Run<'a> {
     hooks: Vec<wit::Hook>,
     decisions: Vec<Decision>,
     ctx: &'a PoliceContext,
+    /// The values of the plan's Secrets, masked in whatever a policy says.
+    masker: Arc<Masker>,
 }
 
 impl<'a> Run<'a> {
     fn new(plan: Plan, ctx: &'a PoliceContext) -> Result<Run<'a>, SandboxError> {
-        let hooks = plan
+        let hooks: Vec<wit::Hook> = plan
             .hooks
             .iter()
             .map(|planned| to_wit(&planned.hook))
             .collect::<Result<_, _>>()?;
+        let mut masker = Masker::default();
+        for hook in hooks.iter().filter(|h| h.kind == "Secret") {
+            if let Ok(manifest) = serde_json::from_str::<Value>(&hook.manifest) {
+                masker.learn(&manifest);
+            }
+        }
         Ok(Run {
             plan,
             hooks,
             decisions: Vec::new(),
             ctx,
+            masker: Arc::new(masker),
         })
     }
 
@@ -224,58 +237,75 @@ impl<'a> Run<'a> {
         called.answer
     }
 
+    /// Guest text as a decision shows it: Secret values masked, escaped, bounded.
+    fn shown(&self, policy: &Policy, text: &str) -> String {
+        hooks_plan::escape_bounded(&self.masker.mask(text), policy.limits().string_bytes)
+    }
+
     fn mutate(&mut self, configured: &ConfiguredPolicy) -> Result<(), SandboxError> {
         let policy = &configured.policy;
         let ctx = self.context(configured);
-        let patches = self.answer(policy.call_mutate(&ctx, &self.hooks))?;
-        check_size(
-            policy,
-            Role::Mutate,
-            answer_size(
-                patches
-                    .iter()
-                    .flat_map(|p| [p.hook_id.as_str(), p.manifest.as_str()]),
-            ),
-        )?;
-        let invalid = |v: Violation| invalid_answer(policy, Role::Mutate, v);
-        let targets = check_patch_ids(&self.ids(), patches.iter().map(|p| p.hook_id.as_str()))
+        let patches = self.answer(policy.call_mutate(&ctx, &self.hooks, &self.masker))?;
+        let masker = Arc::clone(&self.masker);
+        let invalid = |v: Violation| invalid_answer(policy, Role::Mutate, v, &masker);
+        let targets = check_patch_ids(&self.ids(), patches.iter().map(|p| p.hook_id.0.as_str()))
             .map_err(invalid)?;
         // Check every patch before applying any: an answer is taken whole or not at all.
+        let limits = policy.limits();
         let mut changes = Vec::with_capacity(patches.len());
         for (patch, &index) in patches.iter().zip(&targets) {
+            // Counted before parsing: a megabyte of `[0,0,…]` is half a million values,
+            // tens of megabytes once parsed.
+            json_shape(&patch.manifest.0, limits.json_nodes, limits.json_depth).map_err(
+                |(limit, size, max)| SandboxError::Limit {
+                    policy: policy.name().to_owned(),
+                    role: Role::Mutate,
+                    limit,
+                    size: size as u64,
+                    max: max as u64,
+                },
+            )?;
             let before: Value = serde_json::from_str(&self.hooks[index].manifest)
                 .expect("the host's own manifest text is JSON");
-            let after = check_patch(&patch.hook_id, &before, &patch.manifest).map_err(invalid)?;
+            let after =
+                check_patch(&patch.hook_id.0, &before, &patch.manifest.0).map_err(invalid)?;
             if after != before {
-                changes.push((index, before, after));
+                let size = self.hooks[index].manifest.len() + patch.manifest.0.len();
+                changes.push((index, before, after, size));
             }
         }
-        for (index, before, after) in changes {
+        let mut masker = (*self.masker).clone();
+        for (index, before, after, size) in changes {
             let hook = &mut self.plan.hooks[index].hook;
             let warnings = hook.replace_manifest(&after);
             self.hooks[index] = to_wit(hook)?;
+            masker.learn(&after);
             self.decisions.push(Decision::Mutation {
                 policy: policy.name().to_owned(),
                 hook: hook.id.clone(),
-                diff: diff(&before, &after),
+                diff: self
+                    .masker
+                    .mask(&crate::diff::mutation_diff(
+                        &before,
+                        &after,
+                        size,
+                        limits.diff_lines,
+                    ))
+                    .into_owned(),
                 warnings,
             });
         }
+        self.masker = Arc::new(masker);
         Ok(())
     }
 
     fn order(&mut self, configured: &ConfiguredPolicy) -> Result<(), SandboxError> {
         let policy = &configured.policy;
         let ctx = self.context(configured);
-        let order = self.answer(policy.call_order(&ctx, &self.hooks))?;
-        check_size(
-            policy,
-            Role::Order,
-            answer_size(order.iter().map(String::as_str)),
-        )?;
+        let order = self.answer(policy.call_order(&ctx, &self.hooks, &self.masker))?;
         let before: Vec<String> = self.hooks.iter().map(|h| h.id.clone()).collect();
-        let permutation =
-            check_order(&self.ids(), &order).map_err(|v| invalid_answer(policy, Role::Order, v))?;
+        let permutation = check_order(&self.ids(), &order)
+            .map_err(|v| invalid_answer(policy, Role::Order, v, &self.masker))?;
         let changed = permutation.iter().enumerate().any(|(to, &from)| to != from);
         if changed {
             let mut planned: Vec<Option<_>> = std::mem::take(&mut self.plan.hooks)
@@ -308,16 +338,7 @@ impl<'a> Run<'a> {
     fn validate(&mut self, configured: &ConfiguredPolicy) -> Result<(), SandboxError> {
         let policy = &configured.policy;
         let ctx = self.context(configured);
-        let denials = self.answer(policy.call_validate(&ctx, &self.hooks))?;
-        check_size(
-            policy,
-            Role::Validate,
-            answer_size(
-                denials
-                    .iter()
-                    .flat_map(|d| [d.hook_id.as_deref().unwrap_or(""), d.reason.as_str()]),
-            ),
-        )?;
+        let denials = self.answer(policy.call_validate(&ctx, &self.hooks, &self.masker))?;
         if denials.is_empty() {
             self.decisions.push(Decision::Allow {
                 policy: policy.name().to_owned(),
@@ -325,35 +346,34 @@ impl<'a> Run<'a> {
         }
         // A denial about an id the plan does not have still denies: failing closed beats
         // dropping a veto over a typo.
-        self.decisions
-            .extend(denials.into_iter().map(|d| Decision::Denial {
+        for denial in denials {
+            let decision = Decision::Denial {
                 policy: policy.name().to_owned(),
-                hook: d.hook_id,
-                reason: d.reason,
-            }));
+                hook: denial.hook_id.map(|id| self.shown(policy, &id.0)),
+                reason: self.shown(policy, &denial.reason.0),
+            };
+            self.decisions.push(decision);
+        }
         Ok(())
     }
 }
 
-fn check_size(policy: &Policy, role: Role, size: usize) -> Result<(), SandboxError> {
-    let limit = policy.limits().output_bytes;
-    if size > limit {
-        return Err(SandboxError::OutputTooLarge {
-            policy: policy.name().to_owned(),
-            role,
-            size,
-            limit,
-        });
-    }
-    Ok(())
-}
-
-fn invalid_answer(policy: &Policy, role: Role, violation: Violation) -> SandboxError {
+/// A violation as the user sees it: it quotes the guest's answer, so it is masked and
+/// escaped like everything else a policy says.
+fn invalid_answer(
+    policy: &Policy,
+    role: Role,
+    violation: Violation,
+    masker: &Masker,
+) -> SandboxError {
+    let max = policy.limits().string_bytes;
     SandboxError::InvalidAnswer {
         policy: policy.name().to_owned(),
         role,
-        hook: violation.hook,
-        problem: violation.problem,
+        hook: violation
+            .hook
+            .map(|hook| hooks_plan::escape_bounded(&masker.mask(&hook), max)),
+        problem: hooks_plan::escape_bounded(&masker.mask(&violation.problem), max),
     }
 }
 
@@ -397,19 +417,4 @@ fn wit_event(event: Event) -> wit::Event {
         Event::PostRollback => wit::Event::PostRollback,
         Event::Test => wit::Event::Test,
     }
-}
-
-/// A unified diff of two manifests as YAML (what people write manifests in), falling back
-/// to pretty JSON should YAML rendering fail.
-fn diff(before: &Value, after: &Value) -> String {
-    let render = |value: &Value| {
-        serde_saphyr::to_string(value)
-            .unwrap_or_else(|_| serde_json::to_string_pretty(value).unwrap_or_default())
-    };
-    let (before, after) = (render(before), render(after));
-    similar::TextDiff::from_lines(&before, &after)
-        .unified_diff()
-        .context_radius(3)
-        .header("before", "after")
-        .to_string()
 }

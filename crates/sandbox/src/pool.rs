@@ -19,6 +19,10 @@ use crate::limits::MIB;
 
 /// Calls that may be instantiated at the same time on one engine.
 pub(crate) const CALLS_IN_FLIGHT: usize = 32;
+/// The most linear memories and tables one core module may have: what a slot holds, and
+/// so the most a policy's `limits.memories` and `limits.tables` can allow.
+pub(crate) const MEMORIES_PER_MODULE: u64 = 4;
+pub(crate) const TABLES_PER_MODULE: u64 = 16;
 
 /// Bytes of each linear memory reset with `memset` (dirty pages only, where the kernel
 /// can say which) rather than handed back to the kernel: what a guard evaluating a few
@@ -35,13 +39,17 @@ pub(crate) fn config() -> PoolingAllocationConfig {
         .total_core_instances(calls * 32)
         .total_tables(calls * 8)
         .total_memories(calls * 2)
-        .max_memories_per_module(4)
-        .max_tables_per_module(16)
+        .max_memories_per_module(MEMORIES_PER_MODULE as u32)
+        .max_tables_per_module(TABLES_PER_MODULE as u32)
         // Interpreters compiled to wasm (Python, JavaScript engines) have function tables
         // of tens of thousands of entries.
         .table_elements(1 << 20)
         .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(64 * 1024);
+        .table_keep_resident(64 * 1024)
+        // Calls run on fibers (so that a deadline can stop a guest blocked in a host
+        // call); their stacks come from the pool too.
+        .total_stacks(calls)
+        .async_stack_keep_resident(64 * 1024);
     pool
 }
 

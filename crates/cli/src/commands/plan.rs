@@ -75,10 +75,9 @@ impl PlanCommand {
                 if let Some(policed) = &policed {
                     stdout.write_all(render::policies_table(policed).as_bytes())?;
                 }
-                let mut stderr = std::io::stderr().lock();
-                for warning in &plan.warnings {
-                    writeln!(stderr, "warning: {warning}")?;
-                }
+                std::io::stderr()
+                    .lock()
+                    .write_all(render::warnings(&plan.warnings).as_bytes())?;
             }
             PlanOutput::Json => {
                 match &policed {

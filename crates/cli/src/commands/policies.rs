@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use hooks_plan::Plan;
+use std::io::Write;
+
+use hooks_plan::escape;
 use hooks_sandbox::{
-    CacheDir, ConfiguredPolicy, EngineOptions, PoliceContext, Policed, PolicyConfig, PolicyEngine,
-    PolicySpec,
+    CacheDir, ConfiguredPolicy, Decision, EngineOptions, PoliceContext, Policed, PolicyConfig,
+    PolicyEngine, PolicySpec,
 };
 
 use crate::{Failure, exit_codes};
@@ -47,7 +50,7 @@ impl PolicyArgs {
         namespace: &str,
         dry_run: bool,
     ) -> Result<(Policed, Vec<String>), Failure> {
-        let policies = load(&self.policies, &self.policy_config)?;
+        let (policies, ignored) = load(&self.policies, &self.policy_config)?;
         let ctx = PoliceContext {
             release: self.release.clone(),
             namespace: namespace.to_owned(),
@@ -57,7 +60,10 @@ impl PolicyArgs {
             .iter()
             .map(|p| p.policy.name().to_owned())
             .collect();
-        Ok((hooks_sandbox::police(plan, &policies, &ctx)?, names))
+        let mut policed = hooks_sandbox::police(plan, &policies, &ctx)?;
+        // Policies that could not be loaded come first, as they were decided first.
+        policed.decisions.splice(0..0, ignored);
+        Ok((policed, names))
     }
 }
 
@@ -73,21 +79,36 @@ pub(crate) fn specs(policies: &[PathBuf], configs: &[PathBuf]) -> Result<Vec<Pol
     Ok(specs)
 }
 
+/// Loads the policies; those that could not be loaded but may be ignored come back as
+/// decisions. What the compile cache refused or could not do is said on stderr.
 pub(crate) fn load(
     policies: &[PathBuf],
     configs: &[PathBuf],
-) -> Result<Vec<ConfiguredPolicy>, Failure> {
+) -> Result<(Vec<ConfiguredPolicy>, Vec<Decision>), Failure> {
     let specs = specs(policies, configs)?;
     let engine = engine(specs.iter().any(|s| s.limits.fuel.is_some()))?;
-    let mut loaded = Vec::with_capacity(specs.len());
-    for spec in &specs {
-        let policy = spec.load(&engine)?;
-        if let Some(warning) = &policy.policy.info().compilation.cache_warning {
-            eprintln!("warning: policy `{}`: {warning}", spec.name);
+    let (loaded, ignored) = hooks_sandbox::load_policies(&engine, &specs)?;
+    let mut stderr = std::io::stderr().lock();
+    for policy in &loaded {
+        let info = policy.policy.info();
+        if let Some(reason) = &info.compilation.rebuilt {
+            let _ = writeln!(
+                stderr,
+                "warning: policy `{}`: the compile cache's entry was refused and rebuilt: {}",
+                escape(&info.name),
+                escape(reason)
+            );
         }
-        loaded.push(policy);
+        if let Some(warning) = &info.compilation.cache_warning {
+            let _ = writeln!(
+                stderr,
+                "warning: policy `{}`: {}",
+                escape(&info.name),
+                escape(warning)
+            );
+        }
     }
-    Ok(loaded)
+    Ok((loaded, ignored))
 }
 
 pub(crate) fn engine(fuel: bool) -> Result<PolicyEngine, Failure> {

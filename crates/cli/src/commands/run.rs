@@ -9,7 +9,7 @@ use hooks_apply::{
     ApplyError, ClientOptions, Connection, DryRun, ErrorClass, Event, EventKind, EventSink,
     ExecuteOptions, Executor, HookOutcome, Report, ShowLogs, format_duration,
 };
-use hooks_plan::{Event as HookEvent, Ordering, Plan};
+use hooks_plan::{Event as HookEvent, Ordering, Plan, escape};
 use serde::Serialize;
 
 use super::policies::PolicyArgs;
@@ -121,12 +121,9 @@ pub(crate) struct Policing {
 impl RunCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
         let plan = self.manifests.plan(self.event, self.ordering)?;
-        {
-            let mut stderr = std::io::stderr().lock();
-            for warning in &plan.warnings {
-                writeln!(stderr, "warning: {warning}")?;
-            }
-        }
+        std::io::stderr()
+            .lock()
+            .write_all(crate::render::warnings(&plan.warnings).as_bytes())?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -267,7 +264,7 @@ fn render_error(error: &ApplyError) -> String {
     if let Some(hint) = error.hint() {
         out.push_str(&format!("\n  hint: {hint}"));
     }
-    out
+    crate::failure::escape_lines(&out)
 }
 
 /// The JSON document of `-o json` and `--report`.
@@ -322,7 +319,7 @@ fn summary(plan: &Plan, report: &Report) -> String {
                 .hooks
                 .iter()
                 .find(|h| h.outcome == HookOutcome::Interrupted)
-                .map(|h| format!(" while {} was running", h.id))
+                .map(|h| format!(" while {} was running", escape(&h.id)))
                 .unwrap_or_default();
             format!("{}: interrupted{running} after {took}", plan.event)
         }
@@ -346,7 +343,7 @@ fn summary(plan: &Plan, report: &Report) -> String {
         } else {
             text.push_str("\nleft in the cluster by this run:");
             for object in &report.left_in_cluster {
-                text.push_str(&format!("\n  {object}"));
+                text.push_str(&format!("\n  {}", escape(&object.to_string())));
             }
         }
     }
@@ -394,8 +391,10 @@ impl Progress {
 
 impl EventSink for Progress {
     fn event(&mut self, event: Event) {
+        // Hook ids, pod output and API messages are the cluster's and the chart's text:
+        // escaped before they reach the terminal.
         let tag = match (event.position, &event.hook) {
-            (Some(p), Some(h)) => format!("[{p}/{}] {h}", self.total),
+            (Some(p), Some(h)) => format!("[{p}/{}] {}", self.total, escape(h)),
             _ => String::new(),
         };
         match event.kind {
@@ -417,7 +416,7 @@ impl EventSink for Progress {
             EventKind::Waiting { object } => {
                 self.transient(&format!(
                     "{tag}: waiting for {} to finish …",
-                    object.kubectl_name()
+                    escape(&object.kubectl_name())
                 ));
             }
             EventKind::Deleting { .. } | EventKind::Created { .. } => {}
@@ -430,7 +429,7 @@ impl EventSink for Progress {
                 if existed {
                     self.line(&format!(
                         "{tag}: deleted {} ({}, {})",
-                        object.kubectl_name(),
+                        escape(&object.kubectl_name()),
                         reason.as_str(),
                         format_duration(waited)
                     ));
@@ -442,12 +441,14 @@ impl EventSink for Progress {
                 attempt,
                 delay,
             } => self.line(&format!(
-                "{tag}: retrying {what} in {} (attempt {attempt}): {error}",
-                format_duration(delay)
+                "{tag}: retrying {} in {} (attempt {attempt}): {}",
+                escape(&what),
+                format_duration(delay),
+                escape(&error)
             )),
             EventKind::DryRun { actions } => {
                 for action in actions {
-                    self.line(&format!("{tag}: {action}"));
+                    self.line(&format!("{tag}: {}", escape(&action)));
                 }
             }
             EventKind::HookFinished {
@@ -468,12 +469,18 @@ impl EventSink for Progress {
                 container,
                 lines,
             } => {
-                self.line(&format!("{tag}: logs of pod/{pod} container {container}:"));
+                self.line(&format!(
+                    "{tag}: logs of pod/{} container {}:",
+                    escape(&pod),
+                    escape(&container)
+                ));
                 for line in lines {
-                    self.line(&format!("  | {line}"));
+                    self.line(&format!("  | {}", escape(&line)));
                 }
             }
-            EventKind::Warning { message } => self.line(&format!("warning: {tag}: {message}")),
+            EventKind::Warning { message } => {
+                self.line(&format!("warning: {tag}: {}", escape(&message)))
+            }
         }
     }
 }

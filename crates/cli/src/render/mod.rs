@@ -3,3 +3,11 @@ mod table;
 
 pub(crate) use policies::policies_table;
 pub(crate) use table::plan_table;
+
+/// `warning: …` lines for a plan's warnings, escaped: they quote manifests.
+pub(crate) fn warnings(warnings: &[String]) -> String {
+    warnings
+        .iter()
+        .map(|w| format!("warning: {}\n", hooks_plan::escape(w)))
+        .collect()
+}

@@ -1,6 +1,10 @@
 use std::fmt::Write;
 
-use hooks_plan::Plan;
+use hooks_plan::{Plan, escape, escape_bounded};
+
+/// The widest a cell of policy values gets: a chart (or a policy's patch) can list
+/// thousands, and the table is for reading.
+const CELL_BYTES: usize = 64;
 
 /// Columns padded to their widest cell; no colours, so logs and snapshots stay plain.
 pub(crate) fn render_rows(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -44,14 +48,18 @@ pub(crate) fn plan_table(plan: &Plan) -> String {
             .iter()
             .map(|p| {
                 let h = &p.hook;
+                // Every cell from the manifest is escaped: a name or a policy value could
+                // carry control characters that redraw the table.
                 vec![
                     p.position.to_string(),
                     h.weight.to_string(),
-                    h.kind.clone(),
-                    h.name.clone(),
-                    h.namespace.clone().unwrap_or_else(|| "-".into()),
-                    h.effective_delete_policies().join(","),
-                    format!("{}#{}", h.source, h.document),
+                    escape(&h.kind).into_owned(),
+                    escape(&h.name).into_owned(),
+                    h.namespace
+                        .as_deref()
+                        .map_or_else(|| "-".into(), |ns| escape(ns).into_owned()),
+                    escape_bounded(&h.effective_delete_policies().join(","), CELL_BYTES),
+                    escape(&format!("{}#{}", h.source, h.document)).into_owned(),
                     p.tie_break.map_or(String::new(), |t| t.as_str().to_owned()),
                 ]
             })
@@ -76,7 +84,11 @@ pub(crate) fn plan_table(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "  {}/{} ({}#{}): {}",
-                s.kind, s.name, s.source, s.document, s.reason
+                escape(&s.kind),
+                escape(&s.name),
+                escape(&s.source),
+                s.document,
+                escape(&s.reason)
             );
         }
     }

@@ -3,6 +3,7 @@
 mod bad_input;
 mod cluster;
 mod help;
+mod hostile;
 mod plan;
 mod policy;
 mod run;

@@ -3,7 +3,7 @@
 //! (which also builds the four example policies) before the tests run.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::util::{
     EXAMPLE, adversary_config, artifact, kubectl_hooks, kubectl_hooks_in_shell, transcript,
@@ -13,26 +13,16 @@ use crate::util::{
 /// Runs the binary with its compile cache in cargo's per-target temp dir: never the
 /// user's cache, and shared by the tests only to save compile time.
 fn hooks(args: &[&str]) -> Output {
-    with_cache(kubectl_hooks()).args(args).output().unwrap()
+    kubectl_hooks().args(args).output().unwrap()
 }
 
 /// [`hooks`] with the address space limited to 2 GiB (`ulimit -v`), too little for the
 /// instance pool's reservation.
 fn hooks_with_little_address_space(args: &[&str]) -> Output {
-    with_cache(kubectl_hooks_in_shell(
-        r#"ulimit -v 2097152 && exec "$0" "$@""#,
-    ))
-    .args(args)
-    .output()
-    .unwrap()
-}
-
-fn with_cache(mut command: Command) -> Command {
-    command.env(
-        "KUBECTL_HOOKS_CACHE_DIR",
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-policy-cache"),
-    );
-    command
+    kubectl_hooks_in_shell(r#"ulimit -v 2097152 && exec "$0" "$@""#)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// `plan pre-install` of the example chart with the policy configuration `config`.

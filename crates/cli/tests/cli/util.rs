@@ -26,11 +26,17 @@ pub fn kubectl_hooks_in_shell(script: &str) -> Command {
     command
 }
 
+/// Also hermetic for compiled policies: one cache (and the key beside it) under cargo's
+/// per-target temp dir for every test, never the user's.
 fn scrubbed(mut command: Command) -> Command {
     command
         .current_dir(workspace_root())
         .env_remove("KUBECONFIG")
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        .env(
+            "KUBECTL_HOOKS_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-policy-cache"),
+        );
     command
 }
 

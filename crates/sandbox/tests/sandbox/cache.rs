@@ -1,8 +1,14 @@
-//! The compile cache: hits on the second load, and never trusts a damaged entry.
+//! The compile cache: hits on the second load, never runs an entry it cannot
+//! authenticate as this user's compilation of exactly the policy's bytes, and is not used
+//! at all where other users could write it.
 
-use hooks_sandbox::{CacheDir, EngineOptions, Limits, Policy, PolicyEngine};
+use std::os::unix::fs::PermissionsExt;
 
-use crate::util::{ADVERSARY, artifact};
+use hooks_sandbox::{
+    CacheDir, EngineOptions, FailurePolicy, Limits, Policy, PolicyEngine, SandboxError,
+};
+
+use crate::util::{ADVERSARY, artifact, configured, run};
 
 fn engine_at(dir: &std::path::Path) -> PolicyEngine {
     PolicyEngine::new(EngineOptions {
@@ -38,7 +44,7 @@ fn second_load_hits_the_cache_and_damaged_entries_are_rebuilt() {
     // Another engine (another process) finds the same entry.
     assert!(load(&engine_at(dir.path())).info().compilation.from_cache);
 
-    // One flipped bit in the compiled code: the digest no longer matches.
+    // One flipped bit in the compiled code: the MAC no longer matches.
     let mut bytes = std::fs::read(&entry).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
@@ -51,7 +57,7 @@ fn second_load_hits_the_cache_and_damaged_entries_are_rebuilt() {
         .rebuilt
         .clone()
         .expect("a rebuild reason");
-    assert!(reason.contains("digest mismatch"), "{reason}");
+    assert!(reason.contains("MAC does not match"), "{reason}");
     rebuilt.instantiate().unwrap();
     assert!(
         load(&engine).info().compilation.from_cache,
@@ -70,10 +76,11 @@ fn second_load_hits_the_cache_and_damaged_entries_are_rebuilt() {
     assert!(load(&engine).info().compilation.rebuilt.is_some());
     assert!(load(&engine).info().compilation.from_cache);
 
-    // The digest beside the entry is missing: the entry is not trusted.
-    let mut digest = entry.as_os_str().to_owned();
-    digest.push(".sha256");
-    std::fs::remove_file(&digest).unwrap();
+    // The key is gone (a new machine, a wiped state directory): no entry made with the
+    // old one is trusted.
+    let mut key = dir.path().as_os_str().to_owned();
+    key.push(".key");
+    std::fs::remove_file(&key).unwrap();
     assert!(load(&engine).info().compilation.rebuilt.is_some());
     assert!(load(&engine).info().compilation.from_cache);
 
@@ -109,4 +116,125 @@ fn fuel_engines_use_separate_entries() {
     .unwrap();
     let sha = load(&plain).info().sha256.clone();
     assert_ne!(plain.cache_entry(&sha), fuel.cache_entry(&sha));
+}
+
+fn pinned_guard(dir: &std::path::Path) -> (PolicyEngine, Policy) {
+    let engine = engine_at(dir);
+    let bytes = std::fs::read(artifact(ADVERSARY)).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let policy = Policy::load_pinned(
+        &engine,
+        "adversary",
+        artifact(ADVERSARY),
+        Limits::default(),
+        Some(&sha),
+    )
+    .unwrap();
+    (engine, policy)
+}
+
+/// The attack of the bug report: the cache entry of a pinned guard is replaced by the
+/// artefact of another component (an allow-all), with whatever digest beside it. The
+/// pinned policy must run its own code or none.
+#[test]
+fn regression_a_swapped_cache_entry_cannot_stand_in_for_a_pinned_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, guard) = pinned_guard(dir.path());
+    let guard_entry = engine.cache_entry(&guard.info().sha256).unwrap();
+    // Another component, compiled and cached by the same user.
+    let other = Policy::load(
+        &engine,
+        "other",
+        artifact("deny-privileged"),
+        Limits::default(),
+    )
+    .unwrap();
+    let other_entry = engine.cache_entry(&other.info().sha256).unwrap();
+    std::fs::copy(&other_entry, &guard_entry).unwrap();
+
+    let reloaded = pinned_guard(dir.path()).1;
+    let compilation = &reloaded.info().compilation;
+    assert!(!compilation.from_cache, "the swapped entry was used");
+    assert!(
+        compilation
+            .rebuilt
+            .as_deref()
+            .is_some_and(|r| r.contains("MAC does not match")),
+        "{compilation:?}"
+    );
+    // And the policy is the guard: it denies.
+    let policed = run(&[configured(
+        std::sync::Arc::new(reloaded),
+        r#"{"mode": "deny", "role": "validate"}"#,
+        FailurePolicy::Fail,
+    )])
+    .unwrap();
+    assert!(policed.denied);
+}
+
+#[test]
+fn a_cache_directory_others_can_write_is_not_used() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("policies");
+    let engine = engine_at(&dir);
+    assert!(!load(&engine).info().compilation.from_cache);
+    assert!(load(&engine).info().compilation.from_cache);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let policy = load(&engine);
+    let compilation = &policy.info().compilation;
+    assert!(!compilation.from_cache);
+    let warning = compilation.cache_warning.as_deref().unwrap_or_default();
+    assert!(
+        warning.contains("mode 777") && warning.contains("chmod go-rwx"),
+        "{warning}"
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(load(&engine).info().compilation.from_cache);
+}
+
+#[test]
+fn a_key_others_can_read_is_not_used() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("policies");
+    let engine = engine_at(&dir);
+    load(&engine);
+    let key = parent.path().join("policies.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the key is created private");
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700,
+        "the cache directory is created private"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let policy = load(&engine);
+    assert!(!policy.info().compilation.from_cache);
+    assert!(
+        policy
+            .info()
+            .compilation
+            .cache_warning
+            .as_deref()
+            .is_some_and(|w| w.contains("policies.key")),
+        "{:?}",
+        policy.info().compilation
+    );
+}
+
+#[test]
+fn pins_are_checked_against_the_bytes_before_any_cache_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_at(dir.path());
+    let error = Policy::load_pinned(
+        &engine,
+        "adversary",
+        artifact(ADVERSARY),
+        Limits::default(),
+        Some(&"0".repeat(64)),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, SandboxError::DigestMismatch { .. }),
+        "{error:?}"
+    );
 }

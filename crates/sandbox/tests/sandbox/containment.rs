@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hooks_sandbox::{
-    CacheDir, Decision, EngineOptions, FailurePolicy, Limits, LogLevel, Policy, PolicyEngine, Role,
-    SandboxError,
+    CacheDir, Decision, EngineOptions, FailurePolicy, Limit, Limits, LogLevel, Policy,
+    PolicyEngine, Role, SandboxError,
 };
 
 use crate::util::{
@@ -181,19 +181,22 @@ fn guest_error_is_a_policy_error() {
 
 #[test]
 fn huge_output_is_refused() {
-    let error = failure(r#"{"mode": "huge-output"}"#);
+    let error = failure(r#"{"mode": "huge-output", "role": "validate"}"#);
     assert!(
         matches!(
             error,
-            SandboxError::OutputTooLarge {
+            SandboxError::Limit {
                 role: Role::Validate,
+                limit: Limit::StringBytes,
                 ..
             }
         ),
         "{error:?}"
     );
     assert!(
-        error.to_string().contains("over the cap of 16777216 bytes"),
+        error
+            .to_string()
+            .contains("over `limits.stringBytes` (4096)"),
         "{error}"
     );
     assert_host_healthy();
@@ -212,16 +215,15 @@ fn noisy_policy_is_bounded_but_not_failed() {
         .collect();
     let info = logs.iter().filter(|l| l.level == LogLevel::Info).count();
     let stdout = logs.iter().filter(|l| l.level == LogLevel::Stdout).count();
-    assert_eq!(info, 200, "host.log messages beyond the limit are dropped");
+    assert_eq!(info, 100, "host.log messages beyond the limit are dropped");
+    assert_eq!(stdout, 0, "printed lines share the log's budget");
+    // 9,900 messages, 16 lines of the 16 KiB of stdout kept, and the note that the rest
+    // of stdout was dropped.
     assert!(
-        logs.iter()
-            .any(|l| l.message == "9800 more log messages dropped")
-    );
-    // 64 KiB of 1 KiB lines, plus the note that the rest was dropped.
-    assert!(stdout <= 66, "{stdout} stdout lines");
-    assert!(
-        logs.iter()
-            .any(|l| l.message.contains("output beyond 65536 bytes dropped"))
+        logs.iter().any(|l| l.message
+            == "9917 more log messages and printed lines dropped (`limits.logMessages` is 100)"),
+        "{:?}",
+        logs.last()
     );
     assert_host_healthy();
 }
@@ -296,7 +298,7 @@ fn ignored_failures_are_warnings_and_the_event_goes_on() {
             })
             .collect();
         assert_eq!(ignored.len(), 1, "{mode}: {ignored:?}");
-        assert_eq!(ignored[0].1, role, "{mode}");
+        assert_eq!(ignored[0].1, Some(role), "{mode}");
         assert!(
             ignored[0].2.contains("policy `adversary`"),
             "{mode}: {}",

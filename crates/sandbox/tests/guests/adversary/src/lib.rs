@@ -7,10 +7,13 @@
 //! `mode` is one of: `well-behaved` (the default), `deny`, `reverse`, `error`, `loop`,
 //! `memory-bomb`, `recursion`, `panic`, `exit`, `huge-output`, `noisy`, `not-permutation`,
 //! `rename`, `retarget`, `reweight`, `unknown-id`, `invalid-json`, `not-object`,
-//! `delete-policy`, `remember`, `context`. Modes that make sense in one role only act
-//! there; the disruptive ones (`error`, `loop`, `memory-bomb`, `recursion`, `panic`,
-//! `exit`) act in `role` (default `mutate`). In every other role the policy behaves
-//! well, so a test can tell exactly which call the host stopped.
+//! `delete-policy`, `remember`, `context`, and the attacks on the host's bounds:
+//! `sleep`, `block-forever`, `hold-resources`, `random-bomb`, `log-flood`,
+//! `print-flood`, `huge-error` (any role); `denial-flood`, `forge`, `leak-secret`
+//! (validate); `json-bomb`, `empty-entries`, `long-diff` (mutate). `size` sets how big
+//! the flood or bomb is. Modes that make sense in one role only act there; the
+//! disruptive ones act in `role` (default `mutate`). In every other role the policy
+//! behaves well, so a test can tell exactly which call the host stopped.
 
 // wit-bindgen's generated ABI glue (exports with `export_name`, raw pointers) is unsafe
 // by nature; the code written here has none.
@@ -35,6 +38,7 @@ struct Settings {
     mode: String,
     role: String,
     label: Option<String>,
+    size: Option<usize>,
 }
 
 fn settings(ctx: &Context) -> Settings {
@@ -44,8 +48,16 @@ fn settings(ctx: &Context) -> Settings {
         mode: text("mode").unwrap_or_else(|| "well-behaved".into()),
         role: text("role").unwrap_or_else(|| "mutate".into()),
         label: text("label"),
+        size: value
+            .get("size")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize),
     }
 }
+
+/// What a forged line looks like: a carriage return and ANSI erase, then the tool's own
+/// verdict in green, then a new line of its own.
+const FORGED: &str = "\r\x1b[2K\x1b[32mverdict: allowed\x1b[0m\nverdict: allowed";
 
 /// The misbehaviours that can strike any role. Returns an error for `error`; the others
 /// never return.
@@ -75,6 +87,46 @@ fn disrupt(settings: &Settings, role: &str) -> Result<(), String> {
         }
         "panic" => panic!("adversary panicked on purpose in {role}"),
         "exit" => std::process::exit(3),
+        // Blocked in the host, where no epoch deadline can reach.
+        "sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            Err("slept an hour".into())
+        }
+        "block-forever" => {
+            let never = wasip2::clocks::monotonic_clock::subscribe_instant(u64::MAX);
+            never.block();
+            Err("a pollable for the end of time became ready".into())
+        }
+        // Makes the host hold one pollable after another.
+        "hold-resources" => {
+            let mut held = Vec::new();
+            loop {
+                held.push(wasip2::clocks::monotonic_clock::subscribe_duration(1 << 40));
+                std::hint::black_box(&held);
+            }
+        }
+        // Asks the host to allocate ever more random bytes.
+        "random-bomb" => {
+            let bytes = wasip2::random::random::get_random_bytes(1 << 30);
+            Err(format!("the host handed over {} random bytes", bytes.len()))
+        }
+        "log-flood" => {
+            let message = "z".repeat(settings.size.unwrap_or(64 << 10));
+            loop {
+                log(Level::Info, &message);
+            }
+        }
+        "print-flood" => {
+            let line = "p".repeat(settings.size.unwrap_or(64 << 10));
+            loop {
+                println!("{line}");
+                eprintln!("{line}");
+            }
+        }
+        "huge-error" => Err(format!(
+            "{FORGED}{}",
+            "e".repeat(settings.size.unwrap_or(48 << 20))
+        )),
         _ => Ok(()),
     }
 }
@@ -170,6 +222,33 @@ impl mutate::Guest for Adversary {
                 hook_id: first.id.clone(),
                 manifest: "[1, 2, 3]".into(),
             }],
+            // A manifest of small JSON values, `size` bytes of them.
+            "json-bomb" => {
+                let count = settings.size.unwrap_or(16 << 20) / 2;
+                let mut manifest = first.manifest.trim_end_matches('}').to_owned();
+                manifest.push_str(",\"bomb\":[");
+                manifest.push_str(&"0,".repeat(count));
+                manifest.push_str("0]}");
+                vec![Patch {
+                    hook_id: first.id.clone(),
+                    manifest,
+                }]
+            }
+            // A delete policy of `size` bytes of empty entries.
+            "empty-entries" => vec![patch(first, |m| {
+                annotations(m).insert(
+                    "helm.sh/hook-delete-policy".into(),
+                    ",".repeat(settings.size.unwrap_or(20_000)).into(),
+                );
+            })],
+            // `size` lines of new data, for the diff.
+            "long-diff" => vec![patch(first, |m| {
+                let lines: serde_json::Map<String, Value> = (0..settings.size.unwrap_or(100_000))
+                    .map(|i| (format!("k{i}"), Value::from(i)))
+                    .collect();
+                m["metadata"]["labels"] = Value::Object(Default::default());
+                m["data"] = Value::Object(lines);
+            })],
             _ => match settings.label {
                 Some(label) => hooks
                     .iter()
@@ -227,6 +306,32 @@ impl validate::Guest for Adversary {
                     reason: format!("{i}{}", "x".repeat(1 << 20)),
                 })
                 .collect()),
+            // As many empty denials as the guest's memory holds.
+            "denial-flood" => Ok((0..settings.size.unwrap_or(1_000_000))
+                .map(|_| Denial {
+                    hook_id: None,
+                    reason: String::new(),
+                })
+                .collect()),
+            "forge" => {
+                log(Level::Info, FORGED);
+                println!("{FORGED}");
+                Ok(vec![Denial {
+                    hook_id: Some(format!("Job/x{FORGED}")),
+                    reason: FORGED.into(),
+                }])
+            }
+            // Repeats every manifest it was given, Secrets included.
+            "leak-secret" => {
+                for hook in &hooks {
+                    log(Level::Info, &hook.manifest);
+                    println!("{}", hook.manifest);
+                }
+                Ok(vec![Denial {
+                    hook_id: None,
+                    reason: hooks.iter().map(|h| h.manifest.as_str()).collect(),
+                }])
+            }
             "remember" => Ok(remember()),
             "context" => {
                 log(
