@@ -30,3 +30,7 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
     cargo test --workspace "${exclude[@]}" --locked --no-fail-fast
 fi
+
+# The fuzz targets, briefly, from their seed corpora: the manifest loader, the policy
+# configuration parser, and the checks on policies' answers.
+scripts/fuzz.sh 20

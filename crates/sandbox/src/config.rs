@@ -15,6 +15,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "runtime")]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +23,23 @@ use hooks_plan::Event;
 use serde::Deserialize;
 use serde_json::Value;
 
+use serde::Serialize;
+
 use crate::limits::MIB;
-use crate::{ConfiguredPolicy, FailurePolicy, Limits, Policy, PolicyEngine, SandboxError};
+#[cfg(feature = "runtime")]
+use crate::{ConfiguredPolicy, Policy, PolicyEngine};
+use crate::{Limits, SandboxError};
+
+/// What happens to the event when a policy fails (traps, times out, hits a limit, breaks
+/// the contract or returns `err`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum FailurePolicy {
+    /// The event fails: nothing is applied.
+    #[default]
+    Fail,
+    /// The failure is reported as a warning and the event goes on without that answer.
+    Ignore,
+}
 
 pub const CONFIG_API_VERSION: &str = "kubectl-hooks.dev/v1alpha1";
 pub const CONFIG_KIND: &str = "PolicyConfig";
@@ -65,6 +81,7 @@ impl PolicySpec {
         }
     }
 
+    #[cfg(feature = "runtime")]
     pub fn load(&self, engine: &PolicyEngine) -> Result<ConfiguredPolicy, SandboxError> {
         if self.limits.fuel.is_some() && !engine.fuel_enabled() {
             return Err(SandboxError::Host {
@@ -92,6 +109,7 @@ impl PolicySpec {
 /// cannot run for a reason of its own (a limit it breaks by its shape, a contract it does
 /// not meet) is left out, with the decision that says so; a missing, unreadable or
 /// mismatched file is the user's to fix and fails whatever the policy says.
+#[cfg(feature = "runtime")]
 pub fn load_policies(
     engine: &PolicyEngine,
     specs: &[PolicySpec],
@@ -356,12 +374,17 @@ fn limits(raw: Option<RawLimits>) -> Result<Limits, String> {
     if let Some(n) = within(
         "memories",
         raw.memories,
-        1..=crate::pool::MEMORIES_PER_MODULE,
+        1..=crate::limits::MEMORIES_PER_MODULE,
         1,
     )? {
         limits.memories = n as u32;
     }
-    if let Some(n) = within("tables", raw.tables, 1..=crate::pool::TABLES_PER_MODULE, 1)? {
+    if let Some(n) = within(
+        "tables",
+        raw.tables,
+        1..=crate::limits::TABLES_PER_MODULE,
+        1,
+    )? {
         limits.tables = n as u32;
     }
     set(

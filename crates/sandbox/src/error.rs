@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use crate::Role;
 use crate::limits::Limit;
-use crate::load::CONTRACT_VERSION;
+use crate::role::CONTRACT_VERSION;
 
 /// Everything that stops loading, configuring or running a policy. Each variant names the
 /// policy (and the file or hook it is about); [`SandboxError::hint`] says what to do.

@@ -11,31 +11,58 @@
 //! context with nothing in it (no files, network, environment or arguments; stdout and
 //! stderr go to bounded buffers whose contents reach the user's log).
 
-mod answer;
-mod bindings;
-mod cache;
-mod call;
+//!
+//! Without the default `runtime` feature the crate is only what needs no wasmtime: the
+//! policy configuration, the limits, and the host's checks on answers, which is what the
+//! fuzz targets in `fuzz/` exercise.
+
 mod config;
 mod diff;
-mod engine;
 mod error;
 mod invariants;
 mod limits;
-mod load;
-mod pipeline;
-mod pool;
+mod role;
 mod secrets;
+
+#[cfg(feature = "runtime")]
+mod answer;
+#[cfg(feature = "runtime")]
+mod bindings;
+#[cfg(feature = "runtime")]
+mod cache;
+#[cfg(feature = "runtime")]
+mod call;
+#[cfg(feature = "runtime")]
+mod engine;
+#[cfg(feature = "runtime")]
+mod load;
+#[cfg(feature = "runtime")]
+mod pipeline;
+#[cfg(feature = "runtime")]
+mod pool;
+#[cfg(feature = "runtime")]
 mod stdio;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use config::{
-    CONFIG_API_VERSION, CONFIG_KIND, PolicyConfig, PolicySpec, check_unique_names, load_policies,
+    CONFIG_API_VERSION, CONFIG_KIND, FailurePolicy, PolicyConfig, PolicySpec, check_unique_names,
 };
-pub use engine::{CacheDir, EngineOptions, GuestLog, LogLevel, PolicyEngine};
 pub use error::SandboxError;
 pub use limits::{Limit, Limits};
-pub use load::{CONTRACT_VERSION, Compilation, Policy, PolicyInfo, Role, Source};
-pub use pipeline::{ConfiguredPolicy, Decision, FailurePolicy, PoliceContext, Policed, police};
+pub use role::{CONTRACT_VERSION, Role};
 
+#[cfg(feature = "runtime")]
+pub use config::load_policies;
+#[cfg(feature = "runtime")]
+pub use engine::{CacheDir, EngineOptions, GuestLog, LogLevel, PolicyEngine};
+#[cfg(feature = "runtime")]
+pub use load::{Compilation, Policy, PolicyInfo, Source};
+#[cfg(feature = "runtime")]
+pub use pipeline::{ConfiguredPolicy, Decision, PoliceContext, Policed, police};
+
+#[cfg(feature = "runtime")]
 impl PolicyEngine {
     /// Where the cache entry for a component with this sha256 lives (whether or not it
     /// exists yet); `None` when caching is off. For tests and diagnostics.

@@ -8,10 +8,16 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
+#[cfg(feature = "runtime")]
 use wasmtime::ResourceLimiter;
 
 pub const MIB: u64 = 1024 * 1024;
 const KIB: usize = 1024;
+
+/// The most linear memories and tables one core module may have: what an instance pool
+/// slot holds, and so the most a policy's `limits.memories` and `limits.tables` allow.
+pub(crate) const MEMORIES_PER_MODULE: u64 = 4;
+pub(crate) const TABLES_PER_MODULE: u64 = 16;
 
 /// What one call of a policy may use and hand back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -131,12 +137,14 @@ impl fmt::Display for Limit {
 }
 
 /// Bytes a table element is charged: a pointer, what a funcref slot costs the host.
+#[cfg(feature = "runtime")]
 const TABLE_ELEMENT_BYTES: usize = 8;
 
 /// Enforces one cap across every memory and table of a call's instance, as growth from
 /// nothing (wasmtime reports each memory's and table's creation as growth from zero). The
 /// counts of memories and tables are bounded too; a failed grow traps, and [`Limiter::hit`]
 /// records that the cap, not a guest bug, stopped the call.
+#[cfg(feature = "runtime")]
 pub(crate) struct Limiter {
     cap: usize,
     used: usize,
@@ -145,6 +153,7 @@ pub(crate) struct Limiter {
     pub(crate) hit: bool,
 }
 
+#[cfg(feature = "runtime")]
 impl Limiter {
     pub(crate) fn new(limits: &Limits) -> Limiter {
         Limiter {
@@ -173,6 +182,7 @@ impl Limiter {
     }
 }
 
+#[cfg(feature = "runtime")]
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
@@ -214,6 +224,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "runtime")]
     fn one_cap_for_every_memory_and_table() {
         let mut limiter = Limiter::new(&Limits {
             memory_bytes: 100,

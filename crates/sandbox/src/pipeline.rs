@@ -13,18 +13,7 @@ use crate::call::Called;
 use crate::engine::GuestLog;
 use crate::invariants::{Violation, check_order, check_patch, check_patch_ids, json_shape};
 use crate::secrets::Masker;
-use crate::{Policy, Role, SandboxError};
-
-/// What happens to the event when a policy fails (traps, times out, hits a limit, breaks
-/// the contract or returns `err`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub enum FailurePolicy {
-    /// The event fails: nothing is applied.
-    #[default]
-    Fail,
-    /// The failure is reported as a warning and the event goes on without that answer.
-    Ignore,
-}
+use crate::{FailurePolicy, Policy, Role, SandboxError};
 
 /// A loaded policy with what the configuration says about using it.
 #[derive(Debug, Clone)]

@@ -15,14 +15,10 @@ use std::sync::{Condvar, Mutex};
 
 use wasmtime::PoolingAllocationConfig;
 
-use crate::limits::MIB;
+use crate::limits::{MEMORIES_PER_MODULE, MIB, TABLES_PER_MODULE};
 
 /// Calls that may be instantiated at the same time on one engine.
 pub(crate) const CALLS_IN_FLIGHT: usize = 32;
-/// The most linear memories and tables one core module may have: what a slot holds, and
-/// so the most a policy's `limits.memories` and `limits.tables` can allow.
-pub(crate) const MEMORIES_PER_MODULE: u64 = 4;
-pub(crate) const TABLES_PER_MODULE: u64 = 16;
 
 /// Bytes of each linear memory reset with `memset` (dirty pages only, where the kernel
 /// can say which) rather than handed back to the kernel: what a guard evaluating a few
