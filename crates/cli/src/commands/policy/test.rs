@@ -12,9 +12,7 @@ use crate::{Failure, exit_codes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum TestOutput {
-    /// `ok`/`FAIL` per case and what did not match.
     Text,
-    /// A JUnit XML report on stdout, one test case per suite case, for CI.
     Junit,
 }
 
@@ -31,6 +29,8 @@ pub(crate) struct TestCommand {
     #[arg(long, value_name = "FILE.wasm")]
     policy: Option<PathBuf>,
 
+    /// `text`: ok/FAIL per case and what did not match; `junit`: a JUnit XML report on
+    /// stdout (a test case per suite case), for CI.
     #[arg(short, long, value_enum, default_value_t = TestOutput::Text)]
     output: TestOutput,
 }
