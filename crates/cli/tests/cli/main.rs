@@ -2,8 +2,10 @@
 
 mod bad_input;
 mod cluster;
+mod conventions;
 mod help;
 mod plan;
 mod policy;
+mod reports;
 mod run;
 mod util;
