@@ -59,7 +59,7 @@ stale() {
 }
 
 artifact="$stable/pod_limits.wasm"
-if stale "$artifact" policies/pod-limits wit "$tools/python/.installed"; then
+if stale "$artifact" policies/pod-limits/app.py wit "$tools/python/.installed"; then
     echo "build-policies: componentize-py policies/pod-limits" >&2
     "$tools/python/bin/componentize-py" --quiet -d wit/policy.wit -w validator \
         componentize app -p policies/pod-limits -o "$artifact.tmp"
@@ -67,7 +67,7 @@ if stale "$artifact" policies/pod-limits wit "$tools/python/.installed"; then
 fi
 
 artifact="$stable/depends_on.wasm"
-if stale "$artifact" policies/depends-on wit "$tools/node/.installed"; then
+if stale "$artifact" policies/depends-on/policy.js wit "$tools/node/.installed"; then
     echo "build-policies: componentize-js policies/depends-on" >&2
     # No wasi:http: a policy has no network, and the host does not link it.
     node "$tools/node/node_modules/@bytecodealliance/componentize-js/src/cli.js" \

@@ -14,12 +14,6 @@ pub struct Location {
     pub file: Option<Arc<str>>,
     pub document: usize,
     pub line: Option<usize>,
-    /// The 1-based line in `source` where the document starts: its line in the file, or
-    /// for `helm template` output, its line in the template as rendered (the documents
-    /// of one `# Source:` joined by `---`, as the template wrote them). Exact unless the
-    /// template's control structures left blank lines Helm trimmed; good for pointing a
-    /// reader (or a code-scanning UI) at the right document.
-    pub source_line: usize,
 }
 
 impl fmt::Display for Location {

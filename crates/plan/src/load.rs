@@ -97,7 +97,11 @@ pub struct Document {
     pub document: usize,
     /// 1-based line in `file` where the document starts.
     pub line: usize,
-    /// 1-based line in `source` where the document starts (see [`crate::Location`]).
+    /// The 1-based line in `source` where the document starts: its line in the file, or
+    /// for `helm template` output, its line in the template as rendered (the documents
+    /// of one `# Source:` joined by `---`, as the template wrote them). Exact unless the
+    /// template's control structures left blank lines Helm trimmed; good for pointing a
+    /// reader (or a code-scanning UI) at the right document.
     pub source_line: usize,
     pub text: Text,
     pub format: Format,
@@ -110,7 +114,6 @@ impl Document {
             file: (self.file != self.source).then(|| self.file.clone()),
             document: self.document,
             line: Some(self.line),
-            source_line: self.source_line,
         }
     }
 }

@@ -38,7 +38,7 @@ pub(crate) fn sarif(plan: &Plan, policed: Option<&Policed>) -> Value {
         if let Some(planned) = planned {
             let at = &planned.hook.location;
             result["locations"] = json!([{
-                "physicalLocation": physical(&at.source, at.source_line),
+                "physicalLocation": physical(&at.source, planned.hook.source_line),
                 "logicalLocations": [{"name": planned.hook.id, "kind": "object"}],
             }]);
             if let Some(related) = rendered(at) {
