@@ -16,6 +16,8 @@ export KUBECONFIG="$scratch/no-such-kubeconfig"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Also installs the pinned Python and JavaScript tools into target/tools (scripts/tools.sh),
+# which build those policies and validate the JUnit and SARIF reports in the CLI tests.
 scripts/build-policies.sh $(cat scripts/wasm-packages.txt 2>/dev/null || true)
 
 # The fixture guests are WebAssembly-only (their export names do not link natively) and

@@ -35,6 +35,8 @@ enum Command {
     Plan(commands::plan::PlanCommand),
     Policy(commands::policy::PolicyCommand),
     Run(commands::run::RunCommand),
+    Completion(commands::completion::CompletionCommand),
+    Version(commands::version::VersionCommand),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -54,6 +56,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Plan(command) => command.execute(),
         Command::Policy(command) => command.execute(),
         Command::Run(command) => command.execute(),
+        Command::Completion(command) => command.execute(),
+        Command::Version(command) => command.execute(),
     };
     match result {
         Ok(code) => code,

@@ -40,6 +40,9 @@ pub struct Hook {
     pub input_position: usize,
     #[serde(skip)]
     pub location: Location,
+    /// Where the document starts in `source` (see [`crate::Document::source_line`]).
+    #[serde(skip)]
+    pub source_line: usize,
     /// The document's own text, as read. The full manifest is parsed from it only when a
     /// policy or the executor needs it, which keeps planning as cheap as one head parse.
     #[serde(skip)]

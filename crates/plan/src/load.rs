@@ -97,6 +97,12 @@ pub struct Document {
     pub document: usize,
     /// 1-based line in `file` where the document starts.
     pub line: usize,
+    /// The 1-based line in `source` where the document starts: its line in the file, or
+    /// for `helm template` output, its line in the template as rendered (the documents
+    /// of one `# Source:` joined by `---`, as the template wrote them). Exact unless the
+    /// template's control structures left blank lines Helm trimmed; good for pointing a
+    /// reader (or a code-scanning UI) at the right document.
+    pub source_line: usize,
     pub text: Text,
     pub format: Format,
 }
@@ -280,41 +286,54 @@ fn split_into(documents: &mut Vec<Document>, file: &str, content: String, format
         }
     });
     let mut counters: HashMap<Arc<str>, usize> = HashMap::new();
+    // Per `# Source:`, the line of the template (as rendered) the next document starts at.
+    let mut rendered_lines: HashMap<Arc<str>, usize> = HashMap::new();
     let file: Arc<str> = Arc::from(file);
     let base = content.as_ptr() as usize;
-    let mut push = |source: Option<&str>, line: usize, text: &str, format: Format| {
-        let start = text.as_ptr() as usize - base;
-        let text = Text {
-            all: all.clone(),
-            range: start..start + text.len(),
+    let mut push =
+        |source: Option<&str>, line: usize, content_lines: usize, text: &str, format: Format| {
+            let start = text.as_ptr() as usize - base;
+            let text = Text {
+                all: all.clone(),
+                range: start..start + text.len(),
+            };
+            let source: Arc<str> = match source {
+                None => file.clone(),
+                Some(s) => match counters.get_key_value(s) {
+                    Some((known, _)) => known.clone(),
+                    None => Arc::from(s),
+                },
+            };
+            let counter = counters.entry(source.clone()).or_default();
+            let document = *counter;
+            *counter += 1;
+            let source_line = if source == file {
+                line
+            } else {
+                let next = rendered_lines.entry(source.clone()).or_insert(1);
+                let at = *next;
+                // The template wrote this document's lines and a `---` before the next one.
+                *next += content_lines + 1;
+                at
+            };
+            // Helm never renders partials; a `# Source:` naming one is skipped like the file.
+            if source != file && base_name(&source).starts_with('_') {
+                return;
+            }
+            documents.push(Document {
+                source,
+                file: file.clone(),
+                document,
+                line,
+                source_line,
+                text,
+                format,
+            });
         };
-        let source: Arc<str> = match source {
-            None => file.clone(),
-            Some(s) => match counters.get_key_value(s) {
-                Some((known, _)) => known.clone(),
-                None => Arc::from(s),
-            },
-        };
-        let counter = counters.entry(source.clone()).or_default();
-        let document = *counter;
-        *counter += 1;
-        // Helm never renders partials; a `# Source:` naming one is skipped like the file.
-        if source != file && base_name(&source).starts_with('_') {
-            return;
-        }
-        documents.push(Document {
-            source,
-            file: file.clone(),
-            document,
-            line,
-            text,
-            format,
-        });
-    };
     match format {
         Format::Json => {
             for (line, text) in split_json(content) {
-                push(None, line, text, Format::Json);
+                push(None, line, 0, text, Format::Json);
             }
         }
         Format::Yaml => {
@@ -322,7 +341,13 @@ fn split_into(documents: &mut Vec<Document>, file: &str, content: String, format
                 if piece.empty {
                     continue;
                 }
-                push(piece.source, piece.line, piece.text, Format::Yaml);
+                push(
+                    piece.source,
+                    piece.line,
+                    piece.content_lines,
+                    piece.text,
+                    Format::Yaml,
+                );
             }
         }
     }
@@ -336,6 +361,9 @@ struct Piece<'a> {
     line: usize,
     text: &'a str,
     source: Option<&'a str>,
+    /// Lines after the `# Source:` comment (trailing blank ones not counted): what the
+    /// template rendered for this document.
+    content_lines: usize,
     empty: bool,
 }
 
@@ -367,9 +395,10 @@ fn is_document_marker(line: &str) -> bool {
 
 fn piece(text: &str, line: usize) -> Piece<'_> {
     let mut source = None;
+    let mut source_at = 0;
     let mut empty = true;
     let mut seen_content = false;
-    for raw in text.lines() {
+    for (index, raw) in text.lines().enumerate() {
         let mut l = raw.trim();
         if is_document_marker(raw) {
             l = raw[3..].trim();
@@ -385,6 +414,7 @@ fn piece(text: &str, line: usize) -> Piece<'_> {
                 && !path.trim().is_empty()
             {
                 source = Some(path.trim());
+                source_at = index + 1;
             }
         } else {
             seen_content = true;
@@ -393,10 +423,22 @@ fn piece(text: &str, line: usize) -> Piece<'_> {
             break;
         }
     }
+    let content_lines = if source.is_some() {
+        let rendered = text.lines().skip(source_at).collect::<Vec<_>>();
+        rendered.len()
+            - rendered
+                .iter()
+                .rev()
+                .take_while(|l| l.trim().is_empty())
+                .count()
+    } else {
+        0
+    };
     Piece {
         line,
         text,
         source,
+        content_lines,
         empty,
     }
 }
@@ -442,6 +484,46 @@ mod tests {
         let lines: Vec<_> = pieces.iter().map(|p| p.line).collect();
         assert_eq!(lines, [1, 2, 4]);
         assert_eq!(pieces[2].source, Some("x/y.yaml"));
+    }
+
+    #[test]
+    fn documents_know_their_line_in_the_template() {
+        let stream = "---\n# Source: c/templates/a.yaml\nkind: A\nmetadata:\n  name: a1\n\n---\n# Source: c/templates/b.yaml\nkind: B\n---\n# Source: c/templates/a.yaml\nkind: A\nmetadata: {name: a2}\n";
+        let documents = load(
+            &[Input::Text {
+                name: "rendered.yaml".into(),
+                content: stream.into(),
+            }],
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        let at: Vec<_> = documents
+            .iter()
+            .map(|d| (&*d.source, d.document, d.line, d.source_line))
+            .collect();
+        // a.yaml rendered `kind: A`, `metadata:`, `  name: a1`, `---`, then the second.
+        assert_eq!(
+            at,
+            [
+                ("c/templates/a.yaml", 0, 1, 1),
+                ("c/templates/a.yaml", 1, 10, 5),
+                ("c/templates/b.yaml", 0, 7, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn documents_of_a_plain_file_keep_their_line() {
+        let documents = load(
+            &[Input::Text {
+                name: "hooks.yaml".into(),
+                content: "a: 1\n---\nb: 2\n".into(),
+            }],
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        let lines: Vec<_> = documents.iter().map(|d| (d.line, d.source_line)).collect();
+        assert_eq!(lines, [(1, 1), (2, 2)]);
     }
 
     #[test]

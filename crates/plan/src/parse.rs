@@ -239,6 +239,7 @@ fn classify(document: &Document) -> Result<Classified, PlanError> {
         document: document.document,
         input_position: 0,
         location: at,
+        source_line: document.source_line,
         text: document.text.clone(),
         format: document.format,
         warnings,

@@ -1,6 +1,7 @@
 //! What policies cost: first compile, load from the compile cache, instantiation, and
 //! deny-privileged evaluating 1, 100 and 1,000 hooks (~1 KB Jobs) in the sandbox and the
-//! same logic compiled natively.
+//! same logic compiled natively; then one policy per language (Rust, Python, JavaScript,
+//! Rego): component size, first compile, and a call on 1, 100 and 1,000 hooks.
 //!
 //!     scripts/build-policies.sh && cargo bench -p hooks-sandbox --bench sandbox
 //!
@@ -345,11 +346,32 @@ fn main() {
         });
     }
 
+    let languages = languages();
+
     let width = rows.iter().map(|r| r.what.len()).max().unwrap_or(0);
     println!("\n{:<width$}  {:>10}  notes", "measurement", "median");
     for row in &rows {
         println!("{:<width$}  {:>10}  {}", row.what, ms(row.time), row.note);
     }
+    println!(
+        "\none policy per language (each its own logic; memory cap raised to 512 MiB and time cap to 30 s for interpreters):"
+    );
+    println!(
+        "{:<44}  {:>9}  {:>13}  {:>10}  {:>10}  {:>10}",
+        "language (policy)", "size", "first compile", "1 hook", "100 hooks", "1000 hooks"
+    );
+    for row in &languages {
+        println!(
+            "{:<44}  {:>6} KB  {:>13}  {:>10}  {:>10}  {:>10}",
+            row.label,
+            row.size / 1024,
+            ms(row.compile),
+            ms(row.calls[0]),
+            ms(row.calls[1]),
+            ms(row.calls[2]),
+        );
+    }
+
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     println!("\ngoals:");
     println!(
@@ -368,4 +390,83 @@ fn main() {
         ratio_at_100.0,
         ratio_at_100.1
     );
+}
+
+/// One language's policy: its component's size, its first compile, and one policing of
+/// 1, 100 and 1,000 hooks (the same Jobs as above).
+struct LanguageRow {
+    label: &'static str,
+    size: u64,
+    compile: Duration,
+    calls: [Duration; 3],
+}
+
+/// The Rust guard next to the policies built from Python, JavaScript and Rego: what a
+/// policy author pays for the language, measured the same way.
+fn languages() -> Vec<LanguageRow> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let rego =
+        std::fs::read_to_string(root.join("policies/rego/examples/conftest-pods.rego")).unwrap();
+    let policies = [
+        (
+            "Rust: deny-privileged (wit-bindgen)",
+            "deny-privileged",
+            "{}".to_owned(),
+        ),
+        (
+            "Python: pod-limits (componentize-py)",
+            "pod-limits",
+            "{}".to_owned(),
+        ),
+        (
+            "JavaScript: depends-on (componentize-js)",
+            "depends-on",
+            "{}".to_owned(),
+        ),
+        (
+            "Rego: conftest-pods.rego (regorus)",
+            "rego",
+            serde_json::json!({ "policy": rego }).to_string(),
+        ),
+    ];
+    // Interpreters keep their heap in linear memory: a thousand parsed manifests do not
+    // fit the 64 MiB a guard gets by default.
+    let limits = Limits {
+        memory_bytes: 512 * 1024 * 1024,
+        timeout: Duration::from_secs(30),
+        ..Limits::default()
+    };
+    let plans = [plan(1), plan(100), plan(1000)];
+    let uncached = PolicyEngine::new(EngineOptions {
+        cache: CacheDir::Disabled,
+        fuel: false,
+    })
+    .unwrap();
+    let ctx = PoliceContext::default();
+    policies
+        .into_iter()
+        .map(|(label, package, settings)| {
+            let path = artifact(package);
+            let size = std::fs::metadata(&path).unwrap().len();
+            let started = Instant::now();
+            let policy = Policy::load(&uncached, package, path.as_path(), limits).unwrap();
+            let compile = started.elapsed();
+            let configured = [ConfiguredPolicy {
+                settings,
+                ..ConfiguredPolicy::with_defaults(std::sync::Arc::new(policy))
+            }];
+            let mut calls = [Duration::ZERO; 3];
+            for ((plan, iterations), call) in plans.iter().zip([100, 20, 5]).zip(&mut calls) {
+                *call = median(iterations, || {
+                    black_box(police(plan.clone(), &configured, &ctx).unwrap());
+                });
+            }
+            LanguageRow {
+                label,
+                size,
+                compile,
+                calls,
+            }
+        })
+        .collect()
 }

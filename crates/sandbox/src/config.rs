@@ -9,6 +9,8 @@
 //!     sha256: "…"                           # optional pin
 //!     events: [pre-install, pre-upgrade]    # optional; default all events
 //!     settings: {}                          # any YAML; given to the guest as JSON
+//!     regoFile: deny.rego                   # optional, for the `rego` policy: read
+//!                                           # (relative to this file) into settings.policy
 //!     failurePolicy: Fail                   # or Ignore
 //!     limits: {memoryMiB: 64, timeoutMs: 1000, fuel: null}  # and more: see `Limits`
 //! ```
@@ -165,6 +167,7 @@ struct RawPolicy {
     sha256: Option<String>,
     events: Option<Vec<String>>,
     settings: Option<Value>,
+    rego_file: Option<String>,
     failure_policy: Option<String>,
     limits: Option<RawLimits>,
 }
@@ -305,14 +308,34 @@ impl PolicyConfig {
                 }
             };
             let limits = limits(raw.limits).map_err(policy_error)?;
+            let mut settings = raw
+                .settings
+                .unwrap_or_else(|| Value::Object(Default::default()));
+            if let Some(rego) = raw.rego_file {
+                // The `rego` policy evaluates the Rego text in `settings.policy`; a
+                // `.rego` file beside the configuration is how people keep it.
+                let rego = base.join(rego);
+                let text = std::fs::read_to_string(&rego).map_err(|e| {
+                    policy_error(format!("cannot read `regoFile` `{}`: {e}", rego.display()))
+                })?;
+                let Value::Object(map) = &mut settings else {
+                    return Err(policy_error(
+                        "`regoFile` needs `settings` to be a mapping".into(),
+                    ));
+                };
+                if map.contains_key("policy") {
+                    return Err(policy_error(
+                        "give the Rego policy either as `regoFile` or as `settings.policy`, not both".into(),
+                    ));
+                }
+                map.insert("policy".into(), Value::String(text));
+            }
             policies.push(PolicySpec {
                 name,
                 path,
                 sha256,
                 events,
-                settings: raw
-                    .settings
-                    .unwrap_or_else(|| Value::Object(Default::default())),
+                settings,
                 failure_policy,
                 limits,
             });

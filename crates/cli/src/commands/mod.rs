@@ -1,7 +1,10 @@
+pub(crate) mod completion;
 pub(crate) mod plan;
 pub(crate) mod policies;
 pub(crate) mod policy;
 pub(crate) mod run;
+mod run_junit;
+pub(crate) mod version;
 
 use clap::Args;
 

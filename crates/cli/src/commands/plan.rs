@@ -12,6 +12,9 @@ pub(crate) enum PlanOutput {
     Table,
     Json,
     Yaml,
+    // SARIF 2.1.0 for code-scanning UIs. A plain comment: a doc comment would turn the
+    // whole `plan --help` into the long, one-option-per-paragraph format.
+    Sarif,
 }
 
 /// Show which hooks an event runs, in which order, and why.
@@ -25,7 +28,8 @@ pub(crate) struct PlanCommand {
     #[command(flatten)]
     manifests: ManifestArgs,
 
-    /// Output format.
+    /// Output format; `sarif` reports policy denials for code-scanning UIs, at the hook's
+    /// template and line.
     #[arg(short, long, value_enum, default_value_t = PlanOutput::Table)]
     output: PlanOutput,
 
@@ -87,6 +91,14 @@ impl PlanCommand {
                     None => serde_json::to_writer_pretty(&mut stdout, plan)?,
                 }
                 writeln!(stdout)?;
+            }
+            PlanOutput::Sarif => {
+                serde_json::to_writer_pretty(&mut stdout, &render::sarif(plan, policed.as_ref()))?;
+                writeln!(stdout)?;
+                let mut stderr = std::io::stderr().lock();
+                for warning in &plan.warnings {
+                    writeln!(stderr, "warning: {warning}")?;
+                }
             }
             PlanOutput::Yaml => {
                 let text = match &policed {

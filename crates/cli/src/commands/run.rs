@@ -103,6 +103,11 @@ pub(crate) struct RunCommand {
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
 
+    /// Also write a JUnit XML report to FILE, for CI test reporters: one test case per
+    /// hook, failed ones with their message and log tail, denied ones with the denials.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+
     /// Tie-breaking among equal weights: `helm` is what Helm does (weight, name, kind,
     /// input order); `documented` is what Helm's docs say (weight, kind, name).
     #[arg(long, default_value_t = Ordering::Helm)]
@@ -155,6 +160,13 @@ impl RunCommand {
             .lock()
             .write_all(crate::render::policies_table(&policed).as_bytes())?;
         if policed.denied {
+            if let Some(path) = &self.junit {
+                write_file(
+                    path,
+                    "JUnit report",
+                    &super::run_junit::from_denial(&policed).render(),
+                )?;
+            }
             let denials = policed.denials().count();
             return Err(Failure::new(
                 exit_codes::DENIED,
@@ -225,13 +237,14 @@ impl RunCommand {
         };
         if let Some(path) = &self.report {
             let text = serde_json::to_string_pretty(&document)?;
-            std::fs::write(path, text + "\n").map_err(|e| {
-                Failure::new(
-                    exit_codes::INTERNAL_ERROR,
-                    anyhow::Error::new(e)
-                        .context(format!("cannot write the report to `{}`", path.display())),
-                )
-            })?;
+            write_file(path, "report", &(text + "\n"))?;
+        }
+        if let Some(path) = &self.junit {
+            write_file(
+                path,
+                "JUnit report",
+                &super::run_junit::from_report(plan, report).render(),
+            )?;
         }
         if self.output == RunOutput::Json {
             let mut stdout = std::io::stdout().lock();
@@ -246,6 +259,16 @@ impl RunCommand {
             }
         }
     }
+}
+
+fn write_file(path: &std::path::Path, what: &str, text: &str) -> Result<(), Failure> {
+    std::fs::write(path, text).map_err(|e| {
+        Failure::new(
+            exit_codes::INTERNAL_ERROR,
+            anyhow::Error::new(e)
+                .context(format!("cannot write the {what} to `{}`", path.display())),
+        )
+    })
 }
 
 /// `error: …`, each cause once, then the hint: the shape of [`Failure::render`].

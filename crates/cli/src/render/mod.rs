@@ -1,7 +1,10 @@
+pub(crate) mod junit;
 mod policies;
+mod sarif;
 mod table;
 
 pub(crate) use policies::policies_table;
+pub(crate) use sarif::sarif;
 pub(crate) use table::plan_table;
 
 /// `warning: …` lines for a plan's warnings, escaped: they quote manifests.

@@ -2,9 +2,11 @@
 
 mod bad_input;
 mod cluster;
+mod conventions;
 mod help;
 mod hostile;
 mod plan;
 mod policy;
+mod reports;
 mod run;
 mod util;

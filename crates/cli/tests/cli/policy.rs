@@ -346,3 +346,47 @@ cases:
     assert_eq!(output.status.code(), Some(7), "{}", transcript(&output));
     settings().bind(|| insta::assert_snapshot!(transcript(&output)));
 }
+
+/// The policies written in Python (componentize-py), JavaScript (componentize-js) and
+/// Rego (regorus in a Rust component) pass their suites against the built components.
+#[test]
+fn policy_test_runs_the_python_javascript_and_rego_suites() {
+    for package in ["pod-limits", "depends-on", "rego"] {
+        artifact(package);
+    }
+    let output = hooks(&[
+        "policy",
+        "test",
+        "policies/pod-limits/tests.yaml",
+        "policies/depends-on/tests.yaml",
+        "policies/rego/tests.yaml",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    insta::assert_snapshot!(transcript(&output));
+
+    // Each interpreter component links against nothing but the host's WASI and the
+    // contract. In this test rather than its own: compiling these components is what
+    // takes time, and here they come from the cache the suites just filled.
+    for (package, role) in [("pod-limits", "validate"), ("depends-on", "order")] {
+        let output = hooks(&["policy", "inspect", &artifact(package), "-o", "json"]);
+        assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+        let info: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(info["roles"], serde_json::json!([role]), "{package}");
+        let imports: Vec<&str> = info["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap())
+            .collect();
+        assert!(
+            imports
+                .iter()
+                .all(|i| i.starts_with("wasi:") || i.starts_with("kubectl-hooks:policy/")),
+            "{package}: {imports:?}"
+        );
+        assert!(
+            !imports.iter().any(|i| i.starts_with("wasi:http")),
+            "{imports:?}"
+        );
+    }
+}

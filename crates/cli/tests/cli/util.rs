@@ -89,3 +89,41 @@ pub fn adversary_config(dir: &Path, entries: &[(&str, &str, &str)]) -> PathBuf {
     std::fs::write(&file, text).unwrap();
     file
 }
+
+/// Validates `document` against `crates/cli/tests/schemas/{schema}` with the pinned
+/// Python tools (xmlschema, jsonschema) that `scripts/tools.sh` installs; `Err` holds
+/// every violation.
+pub fn schema_check(schema: &str, document: &[u8]) -> Result<(), String> {
+    let root = workspace_root();
+    let python = root.join("target/tools/python/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run `scripts/tools.sh python` (the test command does)",
+        python.display()
+    );
+    let schemas = root.join("crates/cli/tests/schemas");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("document");
+    std::fs::write(&file, document).unwrap();
+    let output = Command::new(python)
+        .arg(schemas.join("validate.py"))
+        .arg(schemas.join(schema))
+        .arg(&file)
+        .output()
+        .unwrap();
+    match output.status.code() {
+        Some(0) => Ok(()),
+        Some(1) => Err(String::from_utf8_lossy(&output.stdout).into_owned()),
+        _ => panic!("the schema check itself failed: {}", transcript(&output)),
+    }
+}
+
+/// [`schema_check`], failing the test with the violations and the document.
+pub fn assert_valid(schema: &str, document: &[u8]) {
+    if let Err(violations) = schema_check(schema, document) {
+        panic!(
+            "not valid against {schema}:\n{violations}\n--- document\n{}",
+            String::from_utf8_lossy(document)
+        );
+    }
+}

@@ -1,12 +1,12 @@
 //! Runs a policy test suite (`tests.yaml`, format in `policies/README.md`) against a
 //! policy's native build, so a suite's fixtures and expectations are checked by
-//! `cargo test` as well as by `kubectl hooks policy test` against the component.
+//! `cargo test` as well as by `kubectl hooks policy test` against the component. The
+//! format and the matching are `hooks-policy-suite`'s, the same code `policy test` uses.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::Deserialize;
-use serde_json::Value;
+use hooks_policy_suite::{Case, FinalHook, Outcome, Suite};
 
 use crate::{Context, Denial, Event, Hook, Patch};
 
@@ -21,72 +21,23 @@ pub struct NativePolicy {
     pub validate: Option<Role<Denial>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Suite {
-    #[allow(dead_code)] // the component; the native run uses the functions given
-    policy: String,
-    #[serde(default)]
-    settings: Option<Value>,
-    cases: Vec<Case>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Case {
-    name: String,
-    event: Event,
-    manifests: String,
-    #[serde(default)]
-    settings: Option<Value>,
-    expect: Expect,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct Expect {
-    allowed: Option<bool>,
-    denials: Option<Vec<ExpectedDenial>>,
-    order: Option<Vec<String>>,
-    patched: Option<Vec<ExpectedField>>,
-    error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ExpectedDenial {
-    #[serde(default)]
-    hook: Option<String>,
-    #[serde(default)]
-    reason_contains: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExpectedField {
-    hook: String,
-    path: String,
-    #[serde(default)]
-    value: Option<Value>,
-    #[serde(default)]
-    absent: bool,
-}
-
 /// Runs every case of the suite at `path`; the error lists every failing case.
 pub fn run_suite(path: impl AsRef<Path>, policy: &NativePolicy) -> Result<(), String> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let suite: Suite =
-        serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let suite = Suite::read(path).map_err(|e| match e.hint() {
+        Some(hint) => format!("{e} ({hint})"),
+        None => e.to_string(),
+    })?;
     let failures: Vec<String> = suite
-        .cases
-        .iter()
-        .filter_map(|case| {
-            let settings = case.settings.as_ref().or(suite.settings.as_ref());
-            run_case(dir, case, settings, policy)
-                .err()
-                .map(|e| format!("case `{}`: {e}", case.name))
+        .run(|case| run_case(case, policy))
+        .into_iter()
+        .filter(|report| !report.passed())
+        .map(|report| {
+            format!(
+                "case `{}`: {}",
+                report.name,
+                report.problems.join("; ").replace('\n', "\n    ")
+            )
         })
         .collect();
     if failures.is_empty() {
@@ -96,53 +47,34 @@ pub fn run_suite(path: impl AsRef<Path>, policy: &NativePolicy) -> Result<(), St
     }
 }
 
-fn run_case(
-    dir: &Path,
-    case: &Case,
-    settings: Option<&Value>,
-    policy: &NativePolicy,
-) -> Result<(), String> {
-    let mut hooks = super::load_hooks(dir.join(&case.manifests), case.event)?;
-    let settings = settings
-        .cloned()
-        .unwrap_or_else(|| Value::Object(Default::default()));
-    let ctx = Context::new(case.event).with_settings(settings);
-    let denials = match run_pipeline(&ctx, &mut hooks, policy) {
-        Ok(denials) => denials,
-        Err(e) => {
-            return match &case.expect.error {
-                Some(want) if e.contains(want.as_str()) => Ok(()),
-                Some(want) => Err(format!("error `{e}` does not contain `{want}`")),
-                None => Err(format!("policy failed: {e}")),
-            };
-        }
-    };
-    let expect = &case.expect;
-    if let Some(want) = &expect.error {
-        return Err(format!(
-            "expected an error containing `{want}`, the policy succeeded"
-        ));
-    }
-    if let Some(allowed) = expect.allowed
-        && allowed != denials.is_empty()
-    {
-        return Err(format!(
-            "expected allowed: {allowed}, got denials {denials:?}"
-        ));
-    }
-    if let Some(want) = &expect.denials {
-        match_denials(want, &denials)?;
-    }
-    if let Some(want) = &expect.order {
-        let got: Vec<&str> = hooks.iter().map(|h| h.id.as_str()).collect();
-        if got != *want {
-            return Err(format!("expected order {want:?}, got {got:?}"));
-        }
-    }
-    for field in expect.patched.iter().flatten() {
-        check_field(field, &hooks)?;
-    }
-    Ok(())
+fn run_case(case: &Case, policy: &NativePolicy) -> Result<Outcome, String> {
+    let event: Event = case.event.as_str().parse()?;
+    let plan = case
+        .plan()
+        .map_err(|e| format!("cannot plan the manifests: {e}"))?;
+    let mut hooks = plan
+        .hooks
+        .into_iter()
+        .map(|p| super::convert(p.hook))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ctx = Context::new(event).with_settings(case.settings.clone());
+    let denials = run_pipeline(&ctx, &mut hooks, policy)?;
+    Ok(Outcome {
+        denials: denials
+            .into_iter()
+            .map(|d| hooks_policy_suite::Denial {
+                hook: d.hook_id,
+                reason: d.reason,
+            })
+            .collect(),
+        hooks: hooks
+            .into_iter()
+            .map(|h| FinalHook {
+                id: h.id,
+                manifest: h.manifest,
+            })
+            .collect(),
+    })
 }
 
 /// Mutate, order, validate: the host's pipeline for one policy.
@@ -179,49 +111,6 @@ fn run_pipeline(
     }
 }
 
-fn match_denials(want: &[ExpectedDenial], got: &[Denial]) -> Result<(), String> {
-    let mut unmatched: Vec<&Denial> = got.iter().collect();
-    for w in want {
-        let found = unmatched.iter().position(|d| {
-            d.hook_id == w.hook
-                && w.reason_contains
-                    .as_deref()
-                    .is_none_or(|r| d.reason.contains(r))
-        });
-        match found {
-            Some(i) => {
-                unmatched.remove(i);
-            }
-            None => return Err(format!("no denial matches {w:?}; got {got:?}")),
-        }
-    }
-    if unmatched.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("unexpected denials {unmatched:?}"))
-    }
-}
-
-fn check_field(field: &ExpectedField, hooks: &[Hook]) -> Result<(), String> {
-    let hook = hooks
-        .iter()
-        .find(|h| h.id == field.hook)
-        .ok_or_else(|| format!("no hook {}", field.hook))?;
-    let got = hook.manifest.pointer(&field.path);
-    match (got, field.absent, &field.value) {
-        (None, true, _) => Ok(()),
-        (Some(got), true, _) => Err(format!(
-            "{} {}: expected absent, got {got}",
-            field.hook, field.path
-        )),
-        (got, false, Some(want)) if got == Some(want) => Ok(()),
-        (got, false, want) => Err(format!(
-            "{} {}: expected {want:?}, got {got:?}",
-            field.hook, field.path
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +127,18 @@ mod tests {
         Ok(hooks.iter().rev().map(|h| h.id.clone()).collect())
     }
 
+    fn null_deadline(_: &Context, hooks: &[Hook]) -> Result<Vec<Patch>, String> {
+        Ok(hooks
+            .iter()
+            .filter(|h| h.kind == "Job")
+            .map(|h| {
+                let mut manifest = h.manifest.clone();
+                manifest["spec"]["activeDeadlineSeconds"] = serde_json::Value::Null;
+                Patch::new(h, manifest)
+            })
+            .collect())
+    }
+
     fn run(cases: &str) -> Result<(), String> {
         let dir = tempfile::tempdir().unwrap();
         let ledger = concat!(
@@ -251,9 +152,9 @@ mod tests {
         let path = dir.path().join("tests.yaml");
         std::fs::write(&path, suite).unwrap();
         let policy = NativePolicy {
+            mutate: Some(null_deadline),
             validate: Some(deny_jobs),
             order: Some(reverse),
-            ..Default::default()
         };
         run_suite(&path, &policy)
     }
@@ -273,6 +174,7 @@ mod tests {
       patched:
         - {hook: Job/ledger-drain, path: /spec/template/spec/restartPolicy, value: Never}
         - {hook: Job/ledger-drain, path: /spec/backoffLimit, absent: true}
+        - {hook: Job/ledger-drain, path: /spec/activeDeadlineSeconds, value: null}
 "#)
         .unwrap();
     }
@@ -297,16 +199,31 @@ mod tests {
     event: pre-delete
     manifests: LEDGER
     expect: {error: boom}
+  - name: null is not absent
+    event: pre-delete
+    manifests: LEDGER
+    expect:
+      patched: [{hook: Job/ledger-drain, path: /spec/activeDeadlineSeconds, absent: true}]
   - name: passes
     event: post-delete
     manifests: LEDGER
     expect: {allowed: false}
 "#)
         .unwrap_err();
-        let failed: Vec<&str> = err.lines().map(|l| l.split('`').nth(1).unwrap()).collect();
+        let failed: Vec<&str> = err
+            .lines()
+            .filter_map(|l| l.strip_prefix("case `"))
+            .map(|l| l.split('`').next().unwrap())
+            .collect();
         assert_eq!(
             failed,
-            ["wrong order", "missing denial", "allowed", "error expected"],
+            [
+                "wrong order",
+                "missing denial",
+                "allowed",
+                "error expected",
+                "null is not absent"
+            ],
             "{err}"
         );
     }

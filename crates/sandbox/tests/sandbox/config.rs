@@ -194,3 +194,39 @@ fn policy_flag_names_the_policy_after_the_file() {
             .contains("deny-privileged")
     );
 }
+
+#[test]
+fn rego_file_is_read_into_settings_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("deny.rego"), "package kubectl_hooks\n").unwrap();
+    let file = dir.path().join("policies.yaml");
+    let header = "apiVersion: kubectl-hooks.dev/v1alpha1\nkind: PolicyConfig\npolicies:\n";
+    let config = PolicyConfig::parse(
+        &file,
+        &format!("{header}  - {{name: r, path: rego.wasm, regoFile: deny.rego, settings: {{regoV0: true}}}}\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        config.policies[0].settings,
+        serde_json::json!({"regoV0": true, "policy": "package kubectl_hooks\n"})
+    );
+
+    let both = PolicyConfig::parse(
+        &file,
+        &format!("{header}  - {{name: r, path: rego.wasm, regoFile: deny.rego, settings: {{policy: x}}}}\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        both.contains("policy `r`") && both.contains("not both"),
+        "{both}"
+    );
+
+    let missing = PolicyConfig::parse(
+        &file,
+        &format!("{header}  - {{name: r, path: rego.wasm, regoFile: nope.rego}}\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("cannot read `regoFile`"), "{missing}");
+}

@@ -2,7 +2,6 @@
 //! suites.
 
 mod inspect;
-mod suite;
 mod test;
 
 use clap::{Args, Subcommand};
