@@ -210,12 +210,18 @@ fn main() {
     let cache = dir.path().join("cache");
     let deny = dir.path().join("deny.yaml");
     let examples = dir.path().join("examples.yaml");
+    // Settings as in the example chart's configuration (allowed-registries needs its list).
     let config = |names: &[&str]| {
         let mut text =
             String::from("apiVersion: kubectl-hooks.dev/v1alpha1\nkind: PolicyConfig\npolicies:\n");
         for name in names {
+            let settings = match *name {
+                "allowed-registries" => "{registries: [registry.example.com]}",
+                "job-defaults" => "{activeDeadlineSeconds: 600, backoffLimit: 1}",
+                _ => "{}",
+            };
             text.push_str(&format!(
-                "  - name: {name}\n    path: {}\n",
+                "  - name: {name}\n    path: {}\n    settings: {settings}\n",
                 artifact(name).display()
             ));
         }
