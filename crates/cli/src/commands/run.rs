@@ -120,18 +120,13 @@ pub(crate) struct Policing {
 
 impl RunCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
-        let plan = self.manifests.plan(self.event, self.ordering)?;
-        {
-            let mut stderr = std::io::stderr().lock();
-            for warning in &plan.warnings {
-                writeln!(stderr, "warning: {warning}")?;
-            }
-        }
+        let catalog = self.manifests.catalog()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        // Reading the kubeconfig touches no cluster; it comes first so that policies are
-        // told the namespace hooks will really go to (`-n`, else the context's).
+        // Reading the kubeconfig touches no cluster. It comes before planning because the
+        // namespace hooks really go to (`-n`, else the context's) tells which hooks name
+        // one object, and policies are told it.
         let connection = runtime
             .block_on(Connection::connect(&ClientOptions {
                 kubeconfig: self.kubeconfig.clone(),
@@ -139,6 +134,13 @@ impl RunCommand {
                 namespace: self.namespace.clone(),
             }))
             .map_err(apply_failure)?;
+        let plan = catalog.into_plan_in(self.event, self.ordering, &connection.namespace)?;
+        {
+            let mut stderr = std::io::stderr().lock();
+            for warning in &plan.warnings {
+                writeln!(stderr, "warning: {warning}")?;
+            }
+        }
         let (plan, policing) = self.police(plan, &connection.namespace)?;
         let report = runtime.block_on(self.apply(connection, &plan))?;
         self.finish(&plan, &policing, &report)
