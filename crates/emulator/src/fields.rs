@@ -2,12 +2,12 @@
 //! set which field, conflicts between managers, and how an apply merges into an object.
 //!
 //! Simplified from the real structured-merge-diff: lists are atomic (owned and replaced
-//! as a whole, never merged by key), `fieldsV1` has no `.` markers, and a manager is
-//! identified by its name alone (its Apply and Update entries do not conflict with each
-//! other). What clients observe holds: an apply creates or updates in place, fields it
-//! stops applying are removed unless another manager owns them, and a field another
-//! manager owns with another value is a 409 conflict naming the manager and the field
-//! unless the apply is forced.
+//! as a whole, never merged by key) and `fieldsV1` has no `.` markers. What clients
+//! observe holds: an apply creates or updates in place, fields it stops applying are
+//! removed unless another manager owns them, and a field another manager owns with
+//! another value is a 409 conflict naming the manager and the field unless the apply is
+//! forced. As on a real server, a manager is its name and operation: what a manager
+//! wrote with an update conflicts with what the same name applies.
 
 use std::collections::BTreeSet;
 
@@ -296,7 +296,8 @@ pub(crate) fn record_update(
     };
     let mut list = old.map(entries).unwrap_or_default();
     for e in &mut list {
-        e.fields.retain(|p| !changed.contains(p) && after.contains(p));
+        e.fields
+            .retain(|p| !changed.contains(p) && after.contains(p));
     }
     let mut mine = list
         .iter()
@@ -331,7 +332,8 @@ pub(crate) fn apply(
     };
     let mut list = entries(current);
     let mut conflicts = Vec::new();
-    for e in list.iter().filter(|e| e.manager != manager) {
+    let mine = |e: &Entry| e.manager == manager && e.operation == Operation::Apply;
+    for e in list.iter().filter(|e| !mine(e)) {
         for p in e.fields.intersection(&applied) {
             if value_at(current, p) != value_at(config, p) {
                 conflicts.push(Conflict {
@@ -348,13 +350,11 @@ pub(crate) fn apply(
     let mut new = current.clone();
     let previously: BTreeSet<FieldPath> = list
         .iter()
-        .find(|e| e.manager == manager && e.operation == Operation::Apply)
+        .find(|e| mine(e))
         .map(|e| e.fields.clone())
         .unwrap_or_default();
     for p in previously.difference(&applied) {
-        let shared = list
-            .iter()
-            .any(|e| !(e.manager == manager && e.operation == Operation::Apply) && e.fields.contains(p));
+        let shared = list.iter().any(|e| !mine(e) && e.fields.contains(p));
         if !shared {
             remove_at(&mut new, p);
         }
@@ -414,7 +414,11 @@ mod tests {
         assert_eq!(
             owners(&updated),
             [
-                ("kubectl-create".into(), "Update".into(), vec![".data.a".into()]),
+                (
+                    "kubectl-create".into(),
+                    "Update".into(),
+                    vec![".data.a".into()]
+                ),
                 ("editor".into(), "Update".into(), vec![".data.b".into()]),
             ]
         );
@@ -430,17 +434,37 @@ mod tests {
         let mut current = cm(json!({"a": "1"}));
         record_update(None, &mut current, "kubectl-create", "v1", false);
         // Same value: shared, no conflict.
-        let same = apply(Some(&current), &cm(json!({"a": "1"})), "hooks", "v1", false, false)
-            .unwrap();
+        let same = apply(
+            Some(&current),
+            &cm(json!({"a": "1"})),
+            "hooks",
+            "v1",
+            false,
+            false,
+        )
+        .unwrap();
         assert_eq!(owners(&same).len(), 2);
         // Another value: a conflict naming the owner, unless forced.
-        let conflicts =
-            apply(Some(&current), &cm(json!({"a": "2"})), "hooks", "v1", false, false)
-                .unwrap_err();
+        let conflicts = apply(
+            Some(&current),
+            &cm(json!({"a": "2"})),
+            "hooks",
+            "v1",
+            false,
+            false,
+        )
+        .unwrap_err();
         assert_eq!(conflicts[0].manager, "kubectl-create");
         assert_eq!(render(&conflicts[0].field), ".data.a");
-        let forced =
-            apply(Some(&current), &cm(json!({"a": "2"})), "hooks", "v1", true, false).unwrap();
+        let forced = apply(
+            Some(&current),
+            &cm(json!({"a": "2"})),
+            "hooks",
+            "v1",
+            true,
+            false,
+        )
+        .unwrap();
         assert_eq!(forced["data"]["a"], "2");
         assert_eq!(
             owners(&forced),
@@ -450,14 +474,51 @@ mod tests {
 
     #[test]
     fn a_field_no_longer_applied_is_removed_unless_someone_else_owns_it() {
-        let first = apply(None, &cm(json!({"a": "1", "b": "2"})), "hooks", "v1", false, false)
-            .unwrap();
-        let second =
-            apply(Some(&first), &cm(json!({"a": "1"})), "hooks", "v1", false, false).unwrap();
+        let first = apply(
+            None,
+            &cm(json!({"a": "1", "b": "2"})),
+            "hooks",
+            "v1",
+            false,
+            false,
+        )
+        .unwrap();
+        let second = apply(
+            Some(&first),
+            &cm(json!({"a": "1"})),
+            "hooks",
+            "v1",
+            false,
+            false,
+        )
+        .unwrap();
         assert_eq!(second["data"], json!({"a": "1"}));
         // A repeated apply changes nothing, the entry's time included.
-        let third =
-            apply(Some(&second), &cm(json!({"a": "1"})), "hooks", "v1", false, false).unwrap();
+        let third = apply(
+            Some(&second),
+            &cm(json!({"a": "1"})),
+            "hooks",
+            "v1",
+            false,
+            false,
+        )
+        .unwrap();
         assert_eq!(third, second);
+    }
+
+    #[test]
+    fn what_a_manager_created_conflicts_with_what_it_applies() {
+        let mut created = cm(json!({"a": "1"}));
+        record_update(None, &mut created, "hooks", "v1", false);
+        let conflicts = apply(
+            Some(&created),
+            &cm(json!({"a": "2"})),
+            "hooks",
+            "v1",
+            false,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(conflicts[0].manager, "hooks");
     }
 }
