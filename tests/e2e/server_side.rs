@@ -6,25 +6,10 @@ use serde_json::json;
 
 use crate::util::{Cluster, NAMESPACE, code, describe, quick, report, stderr};
 
-const CRD_AND_WIDGET: &str = r#"apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-  annotations:
-    helm.sh/hook: pre-install,pre-upgrade
-    helm.sh/hook-weight: "-5"
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
----
-apiVersion: example.com/v1
+/// The crd scenario chart's CRD hook (a template without directives), never deleted.
+const CRD: &str = "tests/charts/crd/templates/crd.yaml";
+
+const WIDGET: &str = r#"apiVersion: example.com/v1
 kind: Widget
 metadata:
   name: first
@@ -46,8 +31,8 @@ fn run_event(cluster: &Cluster, event: &str, file: &str, extra: &[&str]) -> std:
 #[test]
 fn an_upgrade_of_a_chart_with_a_crd_hook_succeeds() {
     let cluster = Cluster::start(quick());
-    let file = cluster.file("hooks.yaml", CRD_AND_WIDGET);
-    let install = run_event(&cluster, "pre-install", &file, &[]);
+    let widget = cluster.file("widget.yaml", WIDGET);
+    let install = run_event(&cluster, "pre-install", CRD, &["-f", &widget]);
     assert_eq!(code(&install), Some(0), "{}", stderr(&install));
     let crd = cluster
         .get(
@@ -58,14 +43,9 @@ fn an_upgrade_of_a_chart_with_a_crd_hook_succeeds() {
         .unwrap();
     cluster.emu.clear_requests();
 
-    let upgrade = run_event(&cluster, "pre-upgrade", &file, &[]);
+    let upgrade = run_event(&cluster, "pre-upgrade", CRD, &["-f", &widget]);
     assert_eq!(code(&upgrade), Some(0), "{}", stderr(&upgrade));
-    let writes: Vec<String> = cluster
-        .emu
-        .mutating_requests()
-        .iter()
-        .map(describe)
-        .collect();
+    let writes = cluster.writes();
     assert_eq!(
         writes,
         [
@@ -117,12 +97,7 @@ fn a_rerun_over_a_leftover_updates_it_in_place() {
     let file = cluster.file("leftover.yaml", LEFTOVER);
     let output = run_event(&cluster, "pre-install", &file, &["-o", "json"]);
     assert_eq!(code(&output), Some(0), "{}", stderr(&output));
-    let writes: Vec<String> = cluster
-        .emu
-        .mutating_requests()
-        .iter()
-        .map(describe)
-        .collect();
+    let writes = cluster.writes();
     assert_eq!(
         writes,
         [
@@ -152,12 +127,7 @@ fn server_side_false_fails_on_an_existing_object_as_helm_3_does() {
         "{err}"
     );
     assert!(err.contains("drop `--server-side=false`"), "{err}");
-    let posts: Vec<String> = cluster
-        .emu
-        .mutating_requests()
-        .iter()
-        .map(describe)
-        .collect();
+    let posts = cluster.writes();
     assert_eq!(posts, ["POST configmaps/apps/leftover 409"]);
 }
 
@@ -259,12 +229,7 @@ fn a_failed_apply_stops_the_event_without_deleting_anything() {
     let file = cluster.file("hooks.yaml", &hooks);
     let output = run_event(&cluster, "pre-install", &file, &["-o", "json"]);
     assert_eq!(code(&output), Some(6), "{}", stderr(&output));
-    let writes: Vec<String> = cluster
-        .emu
-        .mutating_requests()
-        .iter()
-        .map(describe)
-        .collect();
+    let writes = cluster.writes();
     assert_eq!(
         writes,
         [
@@ -286,12 +251,7 @@ fn an_apply_whose_response_was_lost_is_sent_again() {
     cluster.emu.lose_write_responses(1);
     let output = run_event(&cluster, "pre-install", &file, &[]);
     assert_eq!(code(&output), Some(0), "{}", stderr(&output));
-    let writes: Vec<String> = cluster
-        .emu
-        .mutating_requests()
-        .iter()
-        .map(describe)
-        .collect();
+    let writes = cluster.writes();
     assert_eq!(
         writes,
         [

@@ -127,6 +127,11 @@ impl Cluster {
         path.to_str().unwrap().to_owned()
     }
 
+    /// The writes that may have changed the cluster, in order, as [`describe`] shows them.
+    pub fn writes(&self) -> Vec<String> {
+        self.emu.mutating_requests().iter().map(describe).collect()
+    }
+
     /// The object in [`NAMESPACE`] (or cluster-scoped), if it is there.
     pub fn get(&self, api_version: &str, kind: &str, name: &str) -> Option<Value> {
         self.emu

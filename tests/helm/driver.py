@@ -92,16 +92,8 @@ def main():
 
 
 def run(config, op, request):
-    if op == "install":
-        return config.install(
-            request["chart"],
-            request["release"],
-            request.get("values"),
-            timeout=request["timeout"],
-            wait=WAIT,
-        )
-    if op == "upgrade":
-        return config.upgrade(
+    if op in ("install", "upgrade"):
+        return getattr(config, op)(
             request["chart"],
             request["release"],
             request.get("values"),

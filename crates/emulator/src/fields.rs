@@ -429,42 +429,28 @@ mod tests {
         );
     }
 
+    /// `manager` applies a ConfigMap with `data` over `current`.
+    fn apply_cm(
+        current: Option<&Value>,
+        data: Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Value, Vec<Conflict>> {
+        apply(current, &cm(data), manager, "v1", force, false)
+    }
+
     #[test]
     fn apply_conflicts_only_on_fields_another_manager_owns_with_another_value() {
         let mut current = cm(json!({"a": "1"}));
         record_update(None, &mut current, "kubectl-create", "v1", false);
         // Same value: shared, no conflict.
-        let same = apply(
-            Some(&current),
-            &cm(json!({"a": "1"})),
-            "hooks",
-            "v1",
-            false,
-            false,
-        )
-        .unwrap();
+        let same = apply_cm(Some(&current), json!({"a": "1"}), "hooks", false).unwrap();
         assert_eq!(owners(&same).len(), 2);
         // Another value: a conflict naming the owner, unless forced.
-        let conflicts = apply(
-            Some(&current),
-            &cm(json!({"a": "2"})),
-            "hooks",
-            "v1",
-            false,
-            false,
-        )
-        .unwrap_err();
+        let conflicts = apply_cm(Some(&current), json!({"a": "2"}), "hooks", false).unwrap_err();
         assert_eq!(conflicts[0].manager, "kubectl-create");
         assert_eq!(render(&conflicts[0].field), ".data.a");
-        let forced = apply(
-            Some(&current),
-            &cm(json!({"a": "2"})),
-            "hooks",
-            "v1",
-            true,
-            false,
-        )
-        .unwrap();
+        let forced = apply_cm(Some(&current), json!({"a": "2"}), "hooks", true).unwrap();
         assert_eq!(forced["data"]["a"], "2");
         assert_eq!(
             owners(&forced),
@@ -474,35 +460,13 @@ mod tests {
 
     #[test]
     fn a_field_no_longer_applied_is_removed_unless_someone_else_owns_it() {
-        let first = apply(
-            None,
-            &cm(json!({"a": "1", "b": "2"})),
-            "hooks",
-            "v1",
-            false,
-            false,
-        )
-        .unwrap();
-        let second = apply(
-            Some(&first),
-            &cm(json!({"a": "1"})),
-            "hooks",
-            "v1",
-            false,
-            false,
-        )
-        .unwrap();
-        assert_eq!(second["data"], json!({"a": "1"}));
+        let first = apply_cm(None, json!({"a": "1", "b": "2", "c": "3"}), "hooks", false).unwrap();
+        // Another manager applies `c` with the same value: both own it.
+        let shared = apply_cm(Some(&first), json!({"c": "3"}), "other", false).unwrap();
+        let second = apply_cm(Some(&shared), json!({"a": "1"}), "hooks", false).unwrap();
+        assert_eq!(second["data"], json!({"a": "1", "c": "3"}));
         // A repeated apply changes nothing, the entry's time included.
-        let third = apply(
-            Some(&second),
-            &cm(json!({"a": "1"})),
-            "hooks",
-            "v1",
-            false,
-            false,
-        )
-        .unwrap();
+        let third = apply_cm(Some(&second), json!({"a": "1"}), "hooks", false).unwrap();
         assert_eq!(third, second);
     }
 
@@ -510,15 +474,7 @@ mod tests {
     fn what_a_manager_created_conflicts_with_what_it_applies() {
         let mut created = cm(json!({"a": "1"}));
         record_update(None, &mut created, "hooks", "v1", false);
-        let conflicts = apply(
-            Some(&created),
-            &cm(json!({"a": "2"})),
-            "hooks",
-            "v1",
-            false,
-            false,
-        )
-        .unwrap_err();
+        let conflicts = apply_cm(Some(&created), json!({"a": "2"}), "hooks", false).unwrap_err();
         assert_eq!(conflicts[0].manager, "hooks");
     }
 }
