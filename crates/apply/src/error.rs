@@ -110,6 +110,21 @@ pub enum ApplyError {
         never_deleted: bool,
     },
 
+    #[error(
+        "hook {hook}: applying {object} conflicts with {}",
+        describe_conflicts(conflicts, message)
+    )]
+    Conflict {
+        hook: String,
+        object: Box<ObjectRef>,
+        /// Who owns which field, as the server listed them; empty when it did not.
+        conflicts: Vec<FieldConflict>,
+        /// The server's own message, shown when it named no fields.
+        message: String,
+        /// Ours, for the hint.
+        field_manager: String,
+    },
+
     #[error("hook {hook}: forbidden to {verb} {object}: {message}")]
     Forbidden {
         hook: String,
@@ -168,6 +183,7 @@ impl ApplyError {
             | ApplyError::UnknownKind { hook, .. }
             | ApplyError::Discovery { hook, .. }
             | ApplyError::AlreadyExists { hook, .. }
+            | ApplyError::Conflict { hook, .. }
             | ApplyError::Forbidden { hook, .. }
             | ApplyError::Unauthorized { hook, .. }
             | ApplyError::NamespaceMissing { hook, .. }
@@ -206,7 +222,15 @@ impl ApplyError {
                 object.kubectl_delete()
             ),
             ApplyError::AlreadyExists { object, .. } => format!(
-                "it was probably left by an earlier run; add `before-hook-creation` to the hook's `helm.sh/hook-delete-policy`, or delete it: `{}`",
+                "it was probably left by an earlier run; drop `--server-side=false` to update it in place as Helm 4 does, add `before-hook-creation` to the hook's `helm.sh/hook-delete-policy`, or delete it: `{}`",
+                object.kubectl_delete()
+            ),
+            ApplyError::Conflict {
+                object,
+                field_manager,
+                ..
+            } => format!(
+                "another field manager set these fields to other values; to take them over as `{field_manager}`, rerun with `--force-conflicts`; to start from a fresh object, add `before-hook-creation` to the hook's `helm.sh/hook-delete-policy` or delete it: `{}`",
                 object.kubectl_delete()
             ),
             ApplyError::Forbidden { verb, object, .. } => {
@@ -240,6 +264,60 @@ impl ApplyError {
             ApplyError::Interrupted { .. } => return None,
         })
     }
+}
+
+/// One field of a server-side apply conflict: who owns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldConflict {
+    /// The field manager that owns the field (`kubectl-client-side-apply`, `helm`, …).
+    pub manager: String,
+    /// The field, as the server names it (`.data.key`, `.spec.replicas`).
+    pub field: String,
+}
+
+impl FieldConflict {
+    /// The conflicts a 409 to an apply lists: causes of reason `FieldManagerConflict`
+    /// whose message is `conflict with "MANAGER"` (and maybe ` using VERSION`).
+    pub(crate) fn from_status(error: &kube::Error) -> Vec<FieldConflict> {
+        let kube::Error::Api(status) = error else {
+            return Vec::new();
+        };
+        let Some(details) = &status.details else {
+            return Vec::new();
+        };
+        details
+            .causes
+            .iter()
+            .filter(|c| c.reason == "FieldManagerConflict")
+            .map(|c| FieldConflict {
+                manager: c.message.split('"').nth(1).unwrap_or(&c.message).to_owned(),
+                field: c.field.clone(),
+            })
+            .collect()
+    }
+}
+
+/// ``fields owned by `helm`: `.data.a`, `.data.b`; owned by `x`: `.spec` `` in the order
+/// the server listed them; the server's message when it listed none.
+fn describe_conflicts(conflicts: &[FieldConflict], message: &str) -> String {
+    if conflicts.is_empty() {
+        return format!("fields another manager owns: {message}");
+    }
+    let mut managers: Vec<(&str, Vec<&str>)> = Vec::new();
+    for conflict in conflicts {
+        match managers.iter_mut().find(|(m, _)| *m == conflict.manager) {
+            Some((_, fields)) => fields.push(&conflict.field),
+            None => managers.push((&conflict.manager, vec![&conflict.field])),
+        }
+    }
+    let owned: Vec<String> = managers
+        .iter()
+        .map(|(manager, fields)| {
+            let fields: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+            format!("owned by `{manager}`: {}", fields.join(", "))
+        })
+        .collect();
+    format!("fields {}", owned.join("; "))
 }
 
 /// `1.5s`, `250ms`, `5m`, `1h30m`: the forms `--timeout` accepts, so a message can be pasted
@@ -302,6 +380,31 @@ pub(crate) fn status_message(error: &kube::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conflicts_are_grouped_by_manager_in_the_servers_order() {
+        let causes: Vec<_> = [("helm", ".data.a"), ("other", ".spec"), ("helm", ".data.b")]
+            .iter()
+            .map(|(m, f)| {
+                serde_json::json!({"reason": "FieldManagerConflict",
+                    "message": format!("conflict with \"{m}\" using v1"), "field": f})
+            })
+            .collect();
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "reason": "Conflict", "code": 409,
+            "message": "Apply failed with 3 conflicts", "details": {"causes": causes}
+        }))
+        .unwrap();
+        let conflicts = FieldConflict::from_status(&kube::Error::Api(status.boxed()));
+        assert_eq!(
+            describe_conflicts(&conflicts, ""),
+            "fields owned by `helm`: `.data.a`, `.data.b`; owned by `other`: `.spec`"
+        );
+        assert_eq!(
+            describe_conflicts(&[], "Apply failed"),
+            "fields another manager owns: Apply failed"
+        );
+    }
 
     #[test]
     fn durations_read_like_flags() {

@@ -3,14 +3,17 @@
 use std::time::{Duration, SystemTime};
 
 use hooks_plan::{BEFORE_HOOK_CREATION, HOOK_FAILED, HOOK_SUCCEEDED, Hook, Plan};
-use kube::api::{Api, DeleteParams, DynamicObject, PostParams, PropagationPolicy};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy,
+    ValidationDirective,
+};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::discovery::{Discovery, Resolved};
-use crate::error::{format_duration, status_code, status_message};
+use crate::error::{FieldConflict, format_duration, status_code, status_message};
 use crate::events::{Emit, Emitter, EventKind, EventSink};
 use crate::report::{
     DeleteReason, Deletion, DeletionResult, HookOutcome, HookReport, Report, RunOutcome,
@@ -22,7 +25,22 @@ use crate::{ApplyError, Connection, ObjectRef};
 /// Set on every object the executor creates, so that after an ambiguous create (the
 /// connection broke, the server answered 5xx) it can tell its own object from a stranger.
 pub const RUN_ID_ANNOTATION: &str = "hooks.kubectl-hooks.dev/run-id";
+/// The default field manager: who owns the fields of applied hooks, as the API server
+/// records it in `managedFields`.
 pub const FIELD_MANAGER: &str = "kubectl-hooks";
+
+/// How a hook's object gets into the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApplyMethod {
+    /// Server-side apply, as Helm 4 does: an object that is already there (a CRD hook on
+    /// a second run, a hook without `before-hook-creation`, a leftover) is updated in
+    /// place, and fields another manager owns with other values are a conflict.
+    #[default]
+    ServerSide,
+    /// A create, which fails when the object exists, as Helm 3 does.
+    Create,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -60,6 +78,11 @@ pub struct ExecuteOptions {
     pub log_tail_lines: Option<i64>,
     /// Written to [`RUN_ID_ANNOTATION`] on created objects.
     pub run_id: String,
+    pub apply: ApplyMethod,
+    /// Named on every write; the owner of the applied fields.
+    pub field_manager: String,
+    /// Server-side apply takes over fields other managers own instead of failing.
+    pub force_conflicts: bool,
 }
 
 impl Default for ExecuteOptions {
@@ -70,6 +93,9 @@ impl Default for ExecuteOptions {
             show_logs: ShowLogs::Failed,
             log_tail_lines: Some(50),
             run_id: new_run_id(),
+            apply: ApplyMethod::ServerSide,
+            field_manager: FIELD_MANAGER.to_owned(),
+            force_conflicts: false,
         }
     }
 }
@@ -199,7 +225,12 @@ impl Executor {
         let interrupted = matches!(error, Some(ApplyError::Interrupted { .. }));
         if !interrupted && self.options.dry_run == DryRun::None {
             let cleanup = match failed_at {
-                Some((index, created)) => self.after_failure(&mut run, index, created).await,
+                // As Helm 4: a hook that never got into the cluster (its discovery, its
+                // before-hook-creation deletion or its apply failed) stops the event with
+                // no deletions at all. The cluster just refused a change; making more is
+                // not the answer, and the report lists what is left.
+                Some((_, false)) => Ok(()),
+                Some((index, true)) => self.after_failure(&mut run, index).await,
                 None => self.after_success(&mut run).await,
             };
             if let Err(interrupt) = cleanup {
@@ -228,6 +259,8 @@ impl Executor {
             server: self.connection.server.clone(),
             namespace: self.connection.namespace.clone(),
             dry_run: self.options.dry_run,
+            apply_method: self.options.apply,
+            field_manager: self.options.field_manager.clone(),
             started_at: started,
             ended_at: SystemTime::now(),
             duration: clock.elapsed(),
@@ -311,7 +344,11 @@ impl Executor {
                 .map_err(stop)?;
         }
 
-        let created = self.create(run, index, &target).await.map_err(stop)?;
+        let created = match self.options.apply {
+            ApplyMethod::ServerSide => self.server_side_apply(run, index, &target, false).await,
+            ApplyMethod::Create => self.create(run, index, &target).await,
+        }
+        .map_err(stop)?;
         run.reports[index].uid.clone_from(&created.metadata.uid);
         run.created[index] = Some(created.clone());
         run.emit(
@@ -577,6 +614,86 @@ impl Executor {
         Ok(true)
     }
 
+    /// Server-side applies the manifest: creates the object, or updates the one that is
+    /// there in place. An apply is idempotent (the same manager sending the same fields
+    /// again changes nothing), so one that failed ambiguously (a 5xx, a broken
+    /// connection: it may have landed) is simply sent again.
+    async fn server_side_apply(
+        &self,
+        run: &RunState<'_>,
+        index: usize,
+        target: &Target,
+        dry_run: bool,
+    ) -> Result<DynamicObject, ApplyError> {
+        let hook = run.hooks[index];
+        let guard = run.guard(index, Instant::now() + self.options.timeout);
+        let name = target.object.kubectl_name();
+        let params = PatchParams {
+            dry_run,
+            force: self.options.force_conflicts,
+            field_manager: Some(self.options.field_manager.clone()),
+            // As Helm 4: fields the server does not know are an error, not dropped.
+            field_validation: Some(ValidationDirective::Strict),
+        };
+        let what = if dry_run { " (dry run)" } else { "" };
+        let patch = Patch::Apply(&target.body);
+        let step = format!("apply {name}{what}");
+        let apply = |params: PatchParams| {
+            let (guard, patch, step) = (&guard, &patch, &step);
+            async move {
+                guard
+                    .call(step, || {
+                        target.api.patch(&target.object.name, &params, patch)
+                    })
+                    .await
+            }
+        };
+        let result = match apply(params.clone()).await {
+            // Fields only we ever set, with a create (`--server-side=false` on an earlier
+            // run): ours to take over, as Helm takes over the fields its client-side
+            // apply set when a release moves to server-side apply.
+            Err(CallError::Api(error))
+                if is_status(&error, 409) && self.conflicts_only_with_ourselves(&error) =>
+            {
+                apply(PatchParams {
+                    force: true,
+                    ..params
+                })
+                .await
+            }
+            result => result,
+        };
+        result.map_err(|error| match error {
+            CallError::Api(error) if is_status(&error, 409) => self.conflict(hook, target, &error),
+            error => self.call_error(
+                hook,
+                "patch",
+                &target.object,
+                error,
+                format!("{name} to be applied"),
+            ),
+        })
+    }
+
+    fn conflicts_only_with_ourselves(&self, error: &kube::Error) -> bool {
+        let conflicts = FieldConflict::from_status(error);
+        !conflicts.is_empty()
+            && conflicts
+                .iter()
+                .all(|c| c.manager == self.options.field_manager)
+    }
+
+    /// A 409 to an apply: fields other managers own with other values.
+    fn conflict(&self, hook: &Hook, target: &Target, error: &kube::Error) -> ApplyError {
+        ApplyError::Conflict {
+            hook: hook.id.clone(),
+            object: Box::new(target.object.clone()),
+            conflicts: FieldConflict::from_status(error),
+            message: status_message(error),
+            field_manager: self.options.field_manager.clone(),
+        }
+    }
+
     /// Creates the object. After a transient failure the create may or may not have
     /// happened, so it is repeated only once a GET shows the object is not there; an object
     /// that is there and carries this run's id is the one we created.
@@ -592,7 +709,7 @@ impl Executor {
         let fail = |verb, error| self.call_error(hook, verb, &target.object, error, what.clone());
         let params = PostParams {
             dry_run: false,
-            field_manager: Some(FIELD_MANAGER.into()),
+            field_manager: Some(self.options.field_manager.clone()),
         };
         let mut backoff = Backoff::default();
         loop {
@@ -726,19 +843,26 @@ impl Executor {
             })?;
         let replace = hook.deletes_on(BEFORE_HOOK_CREATION);
         let mut actions = Vec::new();
-        match (exists, replace) {
-            (true, true) => actions.push(format!(
-                "would delete the existing {name} (before-hook-creation) and wait until it is gone"
+        match (exists, replace, self.options.apply) {
+            (true, true, _) => {
+                actions.push(format!(
+                    "would delete the existing {name} (before-hook-creation) and wait until it is gone"
+                ));
+                actions.push(format!("would create {}", target.object));
+            }
+            (true, false, ApplyMethod::ServerSide) => actions.push(format!(
+                "would update the existing {} in place (server-side apply as `{}`)",
+                target.object, self.options.field_manager
             )),
-            (true, false) => return Err(self.already_exists(hook, target)),
-            (false, _) => {}
+            (true, false, ApplyMethod::Create) => return Err(self.already_exists(hook, target)),
+            (false, _, _) => actions.push(format!("would create {}", target.object)),
         }
-        actions.push(format!("would create {}", target.object));
         self.describe_rest(hook, target, &mut actions);
         Ok(actions)
     }
 
-    /// The server validates the delete and the create (`dryRun=All`); nothing changes.
+    /// The server validates the delete and the apply or create (`dryRun=All`); nothing
+    /// changes.
     async fn server_dry_run(
         &self,
         run: &RunState<'_>,
@@ -780,40 +904,61 @@ impl Executor {
                 ));
             }
         }
-        let params = PostParams {
-            dry_run: true,
-            field_manager: Some(FIELD_MANAGER.into()),
-        };
-        // Not retried after an ambiguous failure: a dry-run create changes nothing, so
-        // repeating it is safe.
-        let created = guard
-            .call(&format!("create {name} (dry run)"), || async {
-                match target.api.create(&params, &target.body).await {
-                    Ok(_) => Ok(true),
-                    // The dry-run delete did not really remove it, so the create collides.
-                    Err(e) if existed && is_status(&e, 409) => Ok(false),
-                    Err(e) => Err(e),
+        // The dry-run delete did not really remove the object, so the server checks the
+        // write against the old one: a collision with it says nothing about the real run.
+        let checked = match self.options.apply {
+            ApplyMethod::ServerSide => {
+                match self.server_side_apply(run, index, target, true).await {
+                    Err(ApplyError::Conflict { .. }) if existed => false,
+                    result => {
+                        result?;
+                        true
+                    }
                 }
-            })
-            .await;
-        match created {
-            Ok(_) => actions.push(format!(
-                "would create {} (the server accepted it)",
-                target.object
-            )),
-            Err(CallError::Api(e)) if is_status(&e, 409) => {
-                return Err(self.already_exists(hook, target));
             }
-            Err(e) => {
-                return Err(self.call_error(
-                    hook,
-                    "create",
-                    &target.object,
-                    e,
-                    format!("{name} to be created"),
-                ));
+            ApplyMethod::Create => {
+                let params = PostParams {
+                    dry_run: true,
+                    field_manager: Some(self.options.field_manager.clone()),
+                };
+                // Not retried after an ambiguous failure: a dry-run create changes
+                // nothing, so repeating it is safe.
+                let created = guard
+                    .call(&format!("create {name} (dry run)"), || async {
+                        match target.api.create(&params, &target.body).await {
+                            Ok(_) => Ok(true),
+                            Err(e) if existed && is_status(&e, 409) => Ok(false),
+                            Err(e) => Err(e),
+                        }
+                    })
+                    .await;
+                match created {
+                    Ok(checked) => checked,
+                    Err(CallError::Api(e)) if is_status(&e, 409) => {
+                        return Err(self.already_exists(hook, target));
+                    }
+                    Err(e) => {
+                        return Err(self.call_error(
+                            hook,
+                            "create",
+                            &target.object,
+                            e,
+                            format!("{name} to be created"),
+                        ));
+                    }
+                }
             }
-        }
+        };
+        actions.push(match (checked, self.options.apply) {
+            (true, ApplyMethod::ServerSide) => format!(
+                "would apply {} (server-side apply as `{}`; the server accepted it)",
+                target.object, self.options.field_manager
+            ),
+            (true, ApplyMethod::Create) => {
+                format!("would create {} (the server accepted it)", target.object)
+            }
+            (false, _) => format!("would create {}", target.object),
+        });
         self.describe_rest(hook, target, &mut actions);
         Ok(actions)
     }
@@ -838,26 +983,20 @@ impl Executor {
         }
     }
 
-    /// Helm after a failed hook: its logs, its deletion on `hook-failed`, and the deletion
-    /// of the hooks before it that ask for `hook-succeeded`. Only Ctrl-C stops the
-    /// clean-up; other errors are reported on the deletion and the clean-up goes on.
-    async fn after_failure(
-        &self,
-        run: &mut RunState<'_>,
-        index: usize,
-        created: bool,
-    ) -> Result<(), ApplyError> {
+    /// Helm after a hook that was created and then failed or timed out: its logs, its
+    /// deletion on `hook-failed`, and the deletion of the hooks before it that ask for
+    /// `hook-succeeded`. Only Ctrl-C stops the clean-up; other errors are reported on the
+    /// deletion and the clean-up goes on.
+    async fn after_failure(&self, run: &mut RunState<'_>, index: usize) -> Result<(), ApplyError> {
         let hook = run.hooks[index];
-        if created {
-            let wanted = hook.has_output_log_policy(HOOK_FAILED)
-                || matches!(self.options.show_logs, ShowLogs::Failed | ShowLogs::Always);
-            if wanted {
-                self.show_logs(run, index).await;
-            }
-            if hook.deletes_on(HOOK_FAILED) {
-                self.cleanup_delete(run, index, DeleteReason::HookFailed)
-                    .await?;
-            }
+        let wanted = hook.has_output_log_policy(HOOK_FAILED)
+            || matches!(self.options.show_logs, ShowLogs::Failed | ShowLogs::Always);
+        if wanted {
+            self.show_logs(run, index).await;
+        }
+        if hook.deletes_on(HOOK_FAILED) {
+            self.cleanup_delete(run, index, DeleteReason::HookFailed)
+                .await?;
         }
         for earlier in 0..index {
             let earlier_hook = run.hooks[earlier];

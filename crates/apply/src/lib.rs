@@ -1,8 +1,9 @@
-//! Executes a hook plan against a Kubernetes cluster through kube-rs, the way Helm's
+//! Executes a hook plan against a Kubernetes cluster through kube-rs, the way Helm 4's
 //! `execHook` does: one hook at a time, `before-hook-creation` deletions waited for,
-//! Jobs and Pods waited on, delete and output-log policies applied after success or
-//! failure. Waits use watches that resume after a disconnect; transient API errors are
-//! retried, creates only after checking they did not land.
+//! objects server-side applied (or created, as Helm 3 did), Jobs and Pods waited on,
+//! delete and output-log policies applied after success or failure. Waits use watches
+//! that resume after a disconnect; transient API errors are retried, creates only after
+//! checking they did not land.
 //!
 //! ```no_run
 //! # async fn demo(plan: hooks_plan::Plan) -> Result<(), hooks_apply::ApplyError> {
@@ -26,10 +27,11 @@ mod retry;
 mod wait;
 
 pub use client::{ClientOptions, Connection};
-pub use error::{ApplyError, ErrorClass, ObjectRef, format_duration};
+pub use error::{ApplyError, ErrorClass, FieldConflict, ObjectRef, format_duration};
 pub use events::{Event, EventKind, EventSink, NoEvents};
 pub use execute::{
-    DryRun, ExecuteOptions, Executor, FIELD_MANAGER, RUN_ID_ANNOTATION, ShowLogs, new_run_id,
+    ApplyMethod, DryRun, ExecuteOptions, Executor, FIELD_MANAGER, RUN_ID_ANNOTATION, ShowLogs,
+    new_run_id,
 };
 pub use report::{
     DeleteReason, Deletion, DeletionResult, HookOutcome, HookReport, LogRecord, Report, RunOutcome,

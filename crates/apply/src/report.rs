@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Serialize, Serializer};
 
-use crate::{ApplyError, DryRun, ErrorClass, ObjectRef};
+use crate::{ApplyError, ApplyMethod, DryRun, ErrorClass, ObjectRef};
 
 /// The whole run. Always produced, also when the run failed or was interrupted, so that it
 /// can say truthfully what was done and what is left.
@@ -16,6 +16,9 @@ pub struct Report {
     pub server: String,
     pub namespace: String,
     pub dry_run: DryRun,
+    /// Server-side apply or create, and as which field manager.
+    pub apply_method: ApplyMethod,
+    pub field_manager: String,
     #[serde(serialize_with = "timestamp")]
     pub started_at: SystemTime,
     #[serde(serialize_with = "timestamp")]
@@ -206,6 +209,9 @@ fn error_report<S: Serializer>(error: &Option<ApplyError>, s: S) -> Result<S::Ok
         message: String,
         causes: Vec<String>,
         hint: Option<String>,
+        /// A server-side apply conflict's fields and their owners.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conflicts: Option<&'a [crate::FieldConflict]>,
     }
     match error {
         None => s.serialize_none(),
@@ -222,6 +228,10 @@ fn error_report<S: Serializer>(error: &Option<ApplyError>, s: S) -> Result<S::Ok
                 message: error.to_string(),
                 causes,
                 hint: error.hint(),
+                conflicts: match error {
+                    ApplyError::Conflict { conflicts, .. } => Some(conflicts),
+                    _ => None,
+                },
             }
             .serialize(s)
         }

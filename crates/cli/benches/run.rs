@@ -6,12 +6,17 @@
 //!    of 100 `kubectl create -f one.yaml` (one HOME reused across the loop, so only the
 //!    first call pays discovery: the loop's best case).
 //! 2. 20 Job hooks that complete at once (pods of ~1 ms): the delay from a Job becoming
-//!    Complete in the emulator to the next hook's create reaching the emulator. Completion
-//!    is observed in-process on the emulator's store (polled every 100 µs), create arrival
+//!    Complete in the emulator to the next hook's apply reaching the emulator. Completion
+//!    is observed in-process on the emulator's store (polled every 100 µs), apply arrival
 //!    from the emulator's request log; both are emulator-side `Instant`s.
+//! 3. A chart of 50 ConfigMap hooks and 10 Job hooks (pre-install): real Helm 4 installing
+//!    it (helm-python-sdk, the install call timed inside the already-running driver, so
+//!    Helm's start-up is not counted) vs `kubectl-hooks run pre-install` on it (the whole
+//!    process). Skipped when `scripts/setup-helm.sh` has not installed the SDK.
 //!
 //! `BENCH_ROUNDS` (default 5) sets the rounds of the timed runs; medians are reported.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,6 +25,8 @@ use hooks_emulator::{Emulator, EmulatorOptions};
 
 const CONFIGMAPS: usize = 100;
 const JOBS: usize = 20;
+const CHART_CONFIGMAPS: usize = 50;
+const CHART_JOBS: usize = 10;
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
@@ -128,6 +135,7 @@ fn main() {
     }
 
     let (to_create, to_any) = completion_to_next(&emu, dir.path(), &kubeconfig, hooks_bin);
+    let versus_helm = versus_helm(&emu, dir.path(), &kubeconfig, hooks_bin, rounds);
 
     let hooks = median(&mut hooks_times);
     println!();
@@ -168,7 +176,7 @@ fn main() {
     }
     println!(
         "{:<58} {:>12}",
-        format!("{JOBS} Jobs: median Job Complete → next hook's create"),
+        format!("{JOBS} Jobs: median Job Complete → next hook's apply"),
         ms(to_create)
     );
     println!(
@@ -177,9 +185,32 @@ fn main() {
         ms(to_any)
     );
     goals.push((
-        format!("≤ 5 ms completion → next create: {}", ms(to_create)),
+        format!("≤ 5 ms completion → next apply: {}", ms(to_create)),
         to_create <= Duration::from_millis(5),
     ));
+    let chart = format!("{CHART_CONFIGMAPS} ConfigMap + {CHART_JOBS} Job hooks");
+    match versus_helm {
+        Some((helm, ours)) => {
+            println!(
+                "{:<58} {:>12}",
+                format!("Helm 4 install of a chart of {chart}"),
+                ms(helm)
+            );
+            println!(
+                "{:<58} {:>12}",
+                format!("kubectl-hooks run pre-install of the same {chart}"),
+                ms(ours)
+            );
+            let ratio = ours.as_secs_f64() / helm.as_secs_f64();
+            goals.push((
+                format!("≤ 1.0× Helm's install of the same chart: {ratio:.2}×"),
+                ratio <= 1.0,
+            ));
+        }
+        None => println!(
+            "the Helm SDK is not installed (scripts/setup-helm.sh): the Helm comparison was skipped"
+        ),
+    }
     println!();
     for (goal, met) in goals {
         println!("[{}] {goal}", if met { "met" } else { "NOT met" });
@@ -187,7 +218,7 @@ fn main() {
 }
 
 /// Runs 20 Job hooks whose pods finish at once and measures, for each Job but the last,
-/// the emulator-side delay from its completion to the next hook's create (and to the next
+/// the emulator-side delay from its completion to the next hook's apply (and to the next
 /// request of any kind, which is the next hook's before-hook-creation delete).
 fn completion_to_next(
     emu: &Emulator,
@@ -244,10 +275,11 @@ fn completion_to_next(
     let mut to_create = Vec::new();
     let mut to_any = Vec::new();
     for at in completed.iter().take(JOBS - 1).flatten() {
-        if let Some(create) = requests
-            .iter()
-            .find(|r| r.method == "POST" && r.path.ends_with("/jobs") && r.received >= *at)
-        {
+        if let Some(create) = requests.iter().find(|r| {
+            matches!(r.method.as_str(), "POST" | "PATCH")
+                && r.path.contains("/jobs")
+                && r.received >= *at
+        }) {
             to_create.push(create.received.duration_since(*at));
         }
         if let Some(any) = requests
@@ -258,6 +290,108 @@ fn completion_to_next(
         }
     }
     (median(&mut to_create), median(&mut to_any))
+}
+
+/// Median wall times of Helm installing a chart of ConfigMap and Job hooks and of
+/// kubectl-hooks running the same hooks, on the same emulator, the objects cleared
+/// before every round; `None` without the Helm SDK.
+fn versus_helm(
+    emu: &Emulator,
+    dir: &Path,
+    kubeconfig: &Path,
+    hooks_bin: &str,
+    rounds: usize,
+) -> Option<(Duration, Duration)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join("target/tools/helm-venv/bin/python");
+    if !python.is_file() {
+        return None;
+    }
+    let chart = dir.join("chart");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: bench\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    let mut text = String::new();
+    for i in 0..CHART_CONFIGMAPS {
+        text.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chart-cm-{i:02}\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"{i}\"\ndata:\n  key: value-{i}\n"
+        ));
+    }
+    for i in 0..CHART_JOBS {
+        text.push_str(&format!(
+            "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: chart-job-{i:02}\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"{}\"\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - {{name: main, image: busybox, command: [\"sh\", \"-c\", \"echo {i}\"]}}\n",
+            CHART_CONFIGMAPS + i
+        ));
+    }
+    // Templates without template directives render to themselves.
+    std::fs::write(chart.join("templates/hooks.yaml"), &text).unwrap();
+    let clear = || {
+        for i in 0..CHART_CONFIGMAPS {
+            emu.delete_object(
+                "v1",
+                "ConfigMap",
+                Some("default"),
+                &format!("chart-cm-{i:02}"),
+            );
+        }
+        for i in 0..CHART_JOBS {
+            emu.delete_object(
+                "batch/v1",
+                "Job",
+                Some("default"),
+                &format!("chart-job-{i:02}"),
+            );
+        }
+    };
+
+    let mut helm = Command::new(&python)
+        .arg(root.join("tests/helm/driver.py"))
+        .env("HOME", dir.join("helm-home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = helm.stdin.take().unwrap();
+    let mut stdout = BufReader::new(helm.stdout.take().unwrap());
+    let mut request = |request: serde_json::Value| {
+        writeln!(stdin, "{request}").unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(answer["ok"], true, "Helm failed: {answer}");
+    };
+    request(
+        serde_json::json!({"op": "connect", "kubeconfig": kubeconfig,
+                               "namespace": "default", "storage": "secret"}),
+    );
+    let mut helm_times = Vec::new();
+    let mut hooks_times = Vec::new();
+    for round in 0..rounds {
+        clear();
+        let started = Instant::now();
+        request(serde_json::json!({"op": "install", "chart": chart,
+                                   "release": format!("bench-{round}"), "timeout": 60}));
+        helm_times.push(started.elapsed());
+
+        clear();
+        let home = dir.join(format!("chart-home-{round}"));
+        let started = Instant::now();
+        let status = Command::new(hooks_bin)
+            .args(["run", "pre-install", "--timeout", "60s", "-f"])
+            .arg(chart.join("templates"))
+            .envs(env(kubeconfig, &home))
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        hooks_times.push(started.elapsed());
+        assert!(status.success(), "kubectl-hooks run of the chart failed");
+    }
+    drop(stdin);
+    let _ = helm.wait();
+    Some((median(&mut helm_times), median(&mut hooks_times)))
 }
 
 fn env(kubeconfig: &Path, home: &Path) -> Vec<(&'static str, PathBuf)> {

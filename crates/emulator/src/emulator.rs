@@ -72,6 +72,9 @@ pub struct RequestRecord {
     /// The raw (still percent-encoded) query string, without `?`.
     pub query: String,
     pub status: u16,
+    /// The object a request addresses: the name in its URL, or the `metadata.name` a
+    /// create sent (whose URL names none).
+    pub name: Option<String>,
     /// `dryRun=All` in the query (or in a DELETE's options body).
     pub dry_run: bool,
     pub at: SystemTime,
@@ -248,6 +251,14 @@ impl Emulator {
         let (rt, _) = st.type_of(api_version, kind)?;
         st.get(&ObjKey::new(&rt, namespace.unwrap_or("default"), name))
             .cloned()
+    }
+
+    /// The plural resource name of a kind (`configmaps`) and whether it is namespaced, as
+    /// discovery would say; `None` for a kind the emulator does not serve.
+    pub fn resource_of(&self, api_version: &str, kind: &str) -> Option<(String, bool)> {
+        let st = lock(&self.shared.state);
+        let (rt, _) = st.type_of(api_version, kind)?;
+        Some((rt.plural, rt.namespaced))
     }
 
     /// All stored objects of a kind, in one namespace or (with `None`) everywhere.

@@ -2,9 +2,10 @@
 //!
 //! It speaks the real REST protocol well enough for the real `kubectl` (1.32) and kube-rs:
 //! discovery (aggregated and legacy), minimal OpenAPI v3 for strict validation, CRUD with
-//! label/field selectors, watches that resume from a resourceVersion, merge/JSON patch and
-//! server-side apply (as a merge), deletion with propagation, finalizers and an optional
-//! delay, CRDs, pod logs, and simulated Job/Pod controllers.
+//! label/field selectors, watches that resume from a resourceVersion, merge/JSON patch,
+//! server-side apply with field ownership (`managedFields`) and conflicts, deletion with
+//! propagation, finalizers and an optional delay, CRDs, pod logs, and simulated Job/Pod
+//! controllers.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -24,9 +25,9 @@
 //! protobuf bodies get 415. Responses are always JSON, which every client accepts.
 //!
 //! Known simplifications: no schema validation (unknown fields are accepted even with
-//! `fieldValidation=Strict`), strategic merge patch and server-side apply are JSON merge
-//! patches (lists are replaced, no field ownership or apply conflicts, no `managedFields`),
-//! no conversion between CRD versions, `limit`/`continue` are ignored, and only Jobs and Pods
+//! `fieldValidation=Strict`), strategic merge patch is a JSON merge patch, server-side
+//! apply treats lists as atomic (replaced, never merged by key; see `fields`), no
+//! conversion between CRD versions, `limit`/`continue` are ignored, and only Jobs and Pods
 //! have controllers.
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ mod controllers;
 mod discovery;
 mod emulator;
 mod faults;
+mod fields;
 mod obj;
 mod ops;
 mod patch;

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::admission;
 use crate::controllers::reconcile;
+use crate::fields;
 use crate::obj;
 use crate::patch;
 use crate::podsim;
@@ -50,6 +51,16 @@ pub(crate) enum PatchKind {
     Strategic,
     Json,
     Apply,
+}
+
+/// Who made a write, for field ownership (`metadata.managedFields`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writer<'a> {
+    /// A create or an update (operation `Update`) by this field manager, which owns
+    /// what it wrote.
+    Manager(&'a str),
+    /// A server-side apply, which computed the managed fields itself.
+    Applied,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -165,6 +176,7 @@ pub(crate) fn create(
     st: &mut State,
     t: &Target,
     body: Value,
+    writer: Writer<'_>,
     dry: bool,
     now: Instant,
 ) -> Result<Value, ApiError> {
@@ -215,6 +227,9 @@ pub(crate) fn create(
     admission::validate(&t.rt, &o)?;
     st.stamp_new(&mut o);
     admission::on_create(&t.rt, &mut o);
+    if let Writer::Manager(manager) = writer {
+        fields::record_update(None, &mut o, manager, &t.api_version(), t.rt.status);
+    }
     if dry {
         return Ok(t.present(o));
     }
@@ -307,6 +322,7 @@ fn finish_update(
     cur: &Value,
     body: Value,
     status_only: bool,
+    writer: Writer<'_>,
     dry: bool,
     now: Instant,
 ) -> Result<Value, ApiError> {
@@ -314,7 +330,15 @@ fn finish_update(
     if !sent_rv.is_empty() && Some(sent_rv) != obj::str_at(cur, "/metadata/resourceVersion") {
         return Err(ApiError::stale(&t.rt, &key.name));
     }
-    let new = merge_update(t, cur, body, status_only);
+    let mut new = merge_update(t, cur, body, status_only);
+    match writer {
+        // Status writes leave the owners of the object's fields alone.
+        _ if status_only => {}
+        Writer::Manager(manager) => {
+            fields::record_update(Some(cur), &mut new, manager, &t.api_version(), t.rt.status)
+        }
+        Writer::Applied => {}
+    }
     admission::validate(&t.rt, &new)?;
     if dry {
         return Ok(t.present(new));
@@ -335,6 +359,7 @@ pub(crate) fn update(
     name: &str,
     body: Value,
     status_only: bool,
+    writer: Writer<'_>,
     dry: bool,
     now: Instant,
 ) -> Result<Value, ApiError> {
@@ -349,7 +374,7 @@ pub(crate) fn update(
     scope_namespace(t, &mut body)?;
     let key = t.key(name);
     let cur = st.get(&key).cloned().ok_or_else(|| t.not_found(name))?;
-    finish_update(st, t, &key, &cur, body, status_only, dry, now)
+    finish_update(st, t, &key, &cur, body, status_only, writer, dry, now)
 }
 
 /// Strategic-merge directives (`$patch`, `$setElementOrder/…`) have no merge-patch meaning.
@@ -362,22 +387,35 @@ fn strip_directives(v: &mut Value) {
     }
 }
 
+/// The write a PATCH asks for: its format, by whom, and whether an apply is forced.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PatchRequest<'a> {
+    pub kind: PatchKind,
+    /// `fieldManager`, else the one the User-Agent names.
+    pub manager: &'a str,
+    /// Whether `fieldManager` was given: server-side apply requires it.
+    pub manager_given: bool,
+    /// `force=true`: an apply takes over fields other managers own.
+    pub force: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn patch(
     st: &mut State,
     t: &Target,
     name: &str,
-    kind: PatchKind,
+    request: PatchRequest<'_>,
     body: &[u8],
-    field_manager: Option<&str>,
     status_only: bool,
     dry: bool,
     now: Instant,
 ) -> Result<Reply, ApiError> {
     let mut patch: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-    if kind == PatchKind::Apply {
-        if field_manager.is_none_or(str::is_empty) {
+    let key = t.key(name);
+    let cur = st.get(&key).cloned();
+    if request.kind == PatchKind::Apply {
+        if !request.manager_given {
             return Err(ApiError::invalid(
                 "PatchOptions.meta.k8s.io",
                 "",
@@ -396,17 +434,40 @@ pub(crate) fn patch(
                 "the name of the object ({sent}) does not match the name on the URL ({name})"
             )));
         }
-    }
-    let key = t.key(name);
-    let Some(cur) = st.get(&key).cloned() else {
-        if kind == PatchKind::Apply && !status_only {
-            return create(st, t, patch, dry, now).map(|v| Reply::new(201, v));
+        if cur.is_none() && status_only {
+            return Err(t.not_found(name));
         }
+        let applied = fields::apply(
+            cur.as_ref(),
+            &patch,
+            request.manager,
+            &t.api_version(),
+            request.force,
+            t.rt.status,
+        )
+        .map_err(|conflicts| ApiError::apply_conflicts(&conflicts))?;
+        return match cur {
+            None => create(st, t, applied, Writer::Applied, dry, now).map(|v| Reply::new(201, v)),
+            Some(cur) => finish_update(
+                st,
+                t,
+                &key,
+                &cur,
+                applied,
+                status_only,
+                Writer::Applied,
+                dry,
+                now,
+            )
+            .map(|v| Reply::new(200, v)),
+        };
+    }
+    let Some(cur) = cur else {
         return Err(t.not_found(name));
     };
     let mut merged = cur.clone();
-    match kind {
-        PatchKind::Merge | PatchKind::Apply => patch::merge(&mut merged, &patch),
+    match request.kind {
+        PatchKind::Merge => patch::merge(&mut merged, &patch),
         PatchKind::Strategic => {
             strip_directives(&mut patch);
             patch::merge(&mut merged, &patch);
@@ -417,8 +478,20 @@ pub(crate) fn patch(
             message: m,
             details: None,
         })?,
+        PatchKind::Apply => unreachable!("handled above"),
     }
-    finish_update(st, t, &key, &cur, merged, status_only, dry, now).map(|v| Reply::new(200, v))
+    finish_update(
+        st,
+        t,
+        &key,
+        &cur,
+        merged,
+        status_only,
+        Writer::Manager(request.manager),
+        dry,
+        now,
+    )
+    .map(|v| Reply::new(200, v))
 }
 
 pub(crate) fn delete(

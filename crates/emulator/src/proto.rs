@@ -1,7 +1,8 @@
-//! Decoding of the few Kubernetes protobuf bodies kubectl's typed clients send. Imperative
-//! commands (`kubectl create namespace|configmap|secret|serviceaccount`) POST protobuf and
-//! there is no fallback to JSON, so without this they could not work at all. Other kinds are
-//! refused with 415 and a hint to use a manifest.
+//! Decoding of the few Kubernetes protobuf bodies typed clients send. Imperative commands
+//! (`kubectl create namespace|configmap|secret|serviceaccount`) POST protobuf and there is
+//! no fallback to JSON, so without this they could not work at all; Helm's release storage
+//! deletes its Secrets with protobuf `DeleteOptions`. Other kinds are refused with 415 and
+//! a hint to use a manifest.
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -62,6 +63,7 @@ fn fields(b: &[u8]) -> Option<Vec<(u64, Wire<'_>)>> {
 enum Ty {
     Str,
     Bool,
+    Int,
     MapStr,
     MapBytes,
     ListStr,
@@ -115,7 +117,20 @@ fn schema(api_version: &str, kind: &str) -> Option<&'static [(u64, &'static str,
         (3, "imagePullSecrets", Ty::ListMsg(NAME_REF)),
         (4, "automountServiceAccountToken", Ty::Bool),
     ];
+    const DELETE_OPTIONS: &[(u64, &str, Ty)] = &[
+        (1, "gracePeriodSeconds", Ty::Int),
+        (
+            2,
+            "preconditions",
+            Ty::Msg(&[(1, "uid", Ty::Str), (2, "resourceVersion", Ty::Str)]),
+        ),
+        (3, "orphanDependents", Ty::Bool),
+        (4, "propagationPolicy", Ty::Str),
+        (5, "dryRun", Ty::ListStr),
+    ];
     match (api_version, kind) {
+        // Sent as `meta.k8s.io/v1` or as the resource's own group version.
+        (_, "DeleteOptions") => Some(DELETE_OPTIONS),
         ("v1", "ConfigMap") => Some(CONFIG_MAP),
         ("v1", "Secret") => Some(SECRET),
         ("v1", "Namespace") => Some(NAMESPACE),
@@ -156,6 +171,10 @@ fn decode(b: &[u8], schema: &[(u64, &str, Ty)]) -> Option<Value> {
             }
             (Ty::Bool, Wire::Varint(v)) => {
                 out.insert(name, json!(v != 0));
+            }
+            // Two's complement, as protobuf's int64.
+            (Ty::Int, Wire::Varint(v)) => {
+                out.insert(name, json!(v as i64));
             }
             (Ty::MapStr | Ty::MapBytes, Wire::Bytes(s)) => {
                 let (k, v) = map_entry(s, matches!(ty, Ty::MapBytes))?;
@@ -249,6 +268,18 @@ mod tests {
             v,
             json!({"metadata": {"name": "cm1", "labels": {"app": "web"}}, "data": {"k": "v"},
                              "apiVersion": "v1", "kind": "ConfigMap"})
+        );
+    }
+
+    #[test]
+    fn decodes_delete_options() {
+        let type_meta = [field(1, b"meta.k8s.io/v1"), field(2, b"DeleteOptions")].concat();
+        let options = [vec![1 << 3, 0], field(4, b"Background")].concat();
+        let body = [MAGIC.to_vec(), field(1, &type_meta), field(2, &options)].concat();
+        assert_eq!(
+            to_json(&body).unwrap(),
+            json!({"gracePeriodSeconds": 0, "propagationPolicy": "Background",
+                   "apiVersion": "meta.k8s.io/v1", "kind": "DeleteOptions"})
         );
     }
 

@@ -22,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::discovery;
 use crate::emulator::RequestRecord;
 use crate::faults::Faults;
-use crate::ops::{self, DeleteOpts, PatchKind, Target};
+use crate::ops::{self, DeleteOpts, PatchKind, PatchRequest, Target, Writer};
 use crate::proto::ProtoError;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
@@ -242,10 +242,23 @@ struct Ctx {
     accept: String,
     content_type: String,
     token: Option<String>,
+    user_agent: String,
     body: Bytes,
 }
 
 impl Ctx {
+    /// `fieldManager`, else what the real server derives from the User-Agent: its
+    /// product name (`kubectl`, `helm`, …).
+    fn manager(&self) -> &str {
+        self.q("fieldManager").unwrap_or_else(|| {
+            self.user_agent
+                .split('/')
+                .next()
+                .filter(|p| !p.is_empty())
+                .unwrap_or("unknown")
+        })
+    }
+
     fn q(&self, k: &str) -> Option<&str> {
         self.query
             .get(k)
@@ -256,11 +269,21 @@ impl Ctx {
     fn dry_run(&self) -> bool {
         self.q("dryRun") == Some("All")
             || (self.method == Method::DELETE
-                && serde_json::from_slice::<Value>(&self.body)
+                && self
+                    .delete_options()
                     .ok()
                     .and_then(|v| v.get("dryRun").cloned())
                     .and_then(|d| d.as_array().map(|a| a.iter().any(|x| x == "All")))
                     .unwrap_or(false))
+    }
+
+    /// A DELETE's `DeleteOptions`, JSON or protobuf; `{}` when it sent none.
+    fn delete_options(&self) -> Result<Value, ApiError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            Ok(json!({}))
+        } else {
+            parse_json_body(self)
+        }
     }
 
     fn is_write(&self) -> bool {
@@ -293,17 +316,17 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         Ok(b) => b.to_bytes(),
         Err(_) => {
             let resp = error_reply(&ApiError::too_large());
-            record(
-                &shared,
-                &parts.method,
-                &path,
-                &raw_query,
-                413,
-                false,
+            lock(&shared.requests).push(RequestRecord {
+                method: parts.method.to_string(),
+                path,
+                query: raw_query,
+                status: 413,
+                name: None,
+                dry_run: false,
                 at,
                 received,
-                &user_agent,
-            );
+                user_agent,
+            });
             return resp;
         }
     };
@@ -313,6 +336,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         accept: header(ACCEPT),
         content_type: header(CONTENT_TYPE),
         token,
+        user_agent: user_agent.clone(),
         body,
     };
     let route = route(&path);
@@ -345,43 +369,27 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             resp
         }
     };
-    let dry = ctx.dry_run();
-    record(
-        &shared,
-        &ctx.method,
-        &path,
-        &raw_query,
-        resp.status().as_u16(),
-        dry,
-        at,
-        received,
-        &user_agent,
-    );
-    resp
-}
-
-#[allow(clippy::too_many_arguments)]
-fn record(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    query: &str,
-    status: u16,
-    dry_run: bool,
-    at: SystemTime,
-    received: Instant,
-    user_agent: &str,
-) {
+    let name = match &route {
+        Route::Resource(rp) => rp.name.clone().or_else(|| {
+            (ctx.method == Method::POST)
+                .then(|| serde_json::from_slice::<Value>(&ctx.body).ok())
+                .flatten()
+                .and_then(|b| crate::obj::str_at(&b, "/metadata/name").map(str::to_string))
+        }),
+        _ => None,
+    };
     lock(&shared.requests).push(RequestRecord {
-        method: method.to_string(),
-        path: path.to_string(),
-        query: query.to_string(),
-        status,
-        dry_run,
+        method: ctx.method.to_string(),
+        path,
+        query: raw_query,
+        status: resp.status().as_u16(),
+        name,
+        dry_run: ctx.dry_run(),
         at,
         received,
-        user_agent: user_agent.to_string(),
+        user_agent,
     });
+    resp
 }
 
 async fn dispatch(shared: &Shared, ctx: &Ctx, route: &Route) -> Response<Body> {
@@ -478,7 +486,7 @@ fn parse_json_body(ctx: &Ctx) -> Result<Value, ApiError> {
         return crate::proto::to_json(&ctx.body).map_err(|e| match e {
             ProtoError::Malformed => ApiError::bad_request("malformed protobuf request body"),
             ProtoError::UnsupportedKind(k) => ApiError::unsupported_media_type(&format!(
-                "{ct} for {k}; the emulator decodes protobuf only for ConfigMap, Secret, Namespace and ServiceAccount; send JSON (e.g. kubectl create -f manifest.yaml)"
+                "{ct} for {k}; the emulator decodes protobuf only for ConfigMap, Secret, Namespace, ServiceAccount and DeleteOptions; send JSON (e.g. kubectl create -f manifest.yaml)"
             )),
         });
     }
@@ -502,11 +510,7 @@ fn selectors(ctx: &Ctx) -> Result<(LabelSelector, FieldSelector), ApiError> {
 }
 
 fn delete_opts(ctx: &Ctx) -> Result<DeleteOpts, ApiError> {
-    let body: Value = if ctx.body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        parse_json(&ctx.body)?
-    };
+    let body = ctx.delete_options()?;
     let policy_str = body
         .get("propagationPolicy")
         .and_then(Value::as_str)
@@ -618,14 +622,24 @@ async fn resource_request(
             }
             let body = parse_json_body(ctx)?;
             let mut st = lock(&shared.state);
-            Ok(ok(201, ops::create(&mut st, &t, body, dry, now)?))
+            let writer = Writer::Manager(ctx.manager());
+            Ok(ok(201, ops::create(&mut st, &t, body, writer, dry, now)?))
         }
         (&Method::PUT, Some(name)) => {
             let body = parse_json_body(ctx)?;
             let mut st = lock(&shared.state);
             Ok(ok(
                 200,
-                ops::update(&mut st, &t, name, body, status_only, dry, now)?,
+                ops::update(
+                    &mut st,
+                    &t,
+                    name,
+                    body,
+                    status_only,
+                    Writer::Manager(ctx.manager()),
+                    dry,
+                    now,
+                )?,
             ))
         }
         (&Method::PATCH, Some(name)) => {
@@ -637,18 +651,14 @@ async fn resource_request(
                 "application/apply-patch+yaml" | "application/apply-patch+json" => PatchKind::Apply,
                 other => return Err(ApiError::unsupported_media_type(other)),
             };
-            let mut st = lock(&shared.state);
-            let r = ops::patch(
-                &mut st,
-                &t,
-                name,
+            let request = PatchRequest {
                 kind,
-                &ctx.body,
-                ctx.q("fieldManager"),
-                status_only,
-                dry,
-                now,
-            )?;
+                manager: ctx.manager(),
+                manager_given: ctx.q("fieldManager").is_some(),
+                force: matches!(ctx.q("force"), Some("true" | "1")),
+            };
+            let mut st = lock(&shared.state);
+            let r = ops::patch(&mut st, &t, name, request, &ctx.body, status_only, dry, now)?;
             Ok(respond(
                 r.code,
                 "application/json",

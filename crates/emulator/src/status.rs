@@ -78,6 +78,55 @@ impl ApiError {
         )
     }
 
+    /// 409 to a server-side apply, shaped like the real server's: the message lists the
+    /// fields per manager, and each is a `FieldManagerConflict` cause.
+    pub(crate) fn apply_conflicts(conflicts: &[crate::fields::Conflict]) -> Self {
+        let with = |c: &crate::fields::Conflict| {
+            format!("conflict with \"{}\" using {}", c.manager, c.api_version)
+        };
+        let count = conflicts.len();
+        let message = match conflicts {
+            [one] => format!(
+                "Apply failed with 1 conflict: {}: {}",
+                with(one),
+                crate::fields::render(&one.field)
+            ),
+            _ => {
+                let mut text = format!("Apply failed with {count} conflicts:");
+                let mut managers: Vec<&str> = Vec::new();
+                for c in conflicts {
+                    if !managers.contains(&c.manager.as_str()) {
+                        managers.push(&c.manager);
+                    }
+                }
+                for manager in managers {
+                    let mine: Vec<_> = conflicts.iter().filter(|c| c.manager == manager).collect();
+                    text.push_str(&format!(
+                        " conflicts with \"{manager}\" using {}:",
+                        mine[0].api_version
+                    ));
+                    for c in mine {
+                        text.push_str(&format!("\n- {}", crate::fields::render(&c.field)));
+                    }
+                }
+                text
+            }
+        };
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|c| {
+                json!({"reason": "FieldManagerConflict", "message": with(c),
+                       "field": crate::fields::render(&c.field)})
+            })
+            .collect();
+        Self {
+            code: 409,
+            reason: "Conflict",
+            message,
+            details: Some(json!({"causes": causes})),
+        }
+    }
+
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }

@@ -83,9 +83,15 @@ pub enum PlanError {
         raw: String,
     },
 
-    #[error("hook `{id}` is defined twice for event `{event}`: at {first} and at {second}")]
+    #[error(
+        "{} for event `{event}`: at {first} and at {second}",
+        duplicate_subject(ids, object)
+    )]
     DuplicateHook {
-        id: String,
+        /// The two hooks' ids, in input order; equal when the same hook is written twice.
+        ids: Box<[String; 2]>,
+        /// The object both name, its namespace resolved.
+        object: String,
         event: crate::Event,
         first: Box<Location>,
         second: Box<Location>,
@@ -126,7 +132,7 @@ impl PlanError {
                 "Helm fails the render on this too: annotation values must be strings; quote it: `{key}: \"{raw}\"`"
             ),
             PlanError::DuplicateHook { .. } => {
-                "give one of them another `metadata.name` (or namespace), or attach them to different events".into()
+                "give one of them another `metadata.name` (or namespace), or attach them to different events; a hook without a namespace goes to the release's (`-n`)".into()
             }
             PlanError::UnknownEvent(_) => format!(
                 "use one of: {}",
@@ -134,6 +140,16 @@ impl PlanError {
             ),
             PlanError::Read { .. } | PlanError::NoInput => return None,
         })
+    }
+}
+
+/// `hook `Job/x` is defined twice`, or, when two ids resolve to one object, both ids and
+/// the object.
+fn duplicate_subject(ids: &[String; 2], object: &str) -> String {
+    if ids[0] == ids[1] {
+        format!("hook `{}` is defined twice", ids[0])
+    } else {
+        format!("hooks `{}` and `{}` both name {object}", ids[0], ids[1])
     }
 }
 

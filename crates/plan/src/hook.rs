@@ -97,6 +97,15 @@ impl Hook {
             .map_or("", |(group, _)| group)
     }
 
+    /// The namespace the hook's object lives in when the release's is `release_namespace`:
+    /// its own, else the release's; `None` for a cluster-scoped kind, whatever it wrote.
+    pub fn resolved_namespace<'a>(&'a self, release_namespace: &'a str) -> Option<&'a str> {
+        if crate::scope::is_cluster_scoped(self.group(), &self.kind) {
+            return None;
+        }
+        Some(self.namespace.as_deref().unwrap_or(release_namespace))
+    }
+
     /// Replaces the manifest (after a policy patched it) and re-reads the delete and
     /// output-log policies from its annotations, as Helm would have read them. Identity,
     /// events and weight are not re-read: the caller checks they did not change.

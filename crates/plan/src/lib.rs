@@ -13,6 +13,7 @@ mod kind_order;
 mod load;
 mod parse;
 mod plan;
+mod scope;
 mod yaml;
 
 pub use error::{Location, PlanError};
@@ -28,6 +29,7 @@ pub use parse::{Catalog, Skipped, parse};
 pub use parse::{DELETE_ANNOTATION, HOOK_ANNOTATION, OUTPUT_LOG_ANNOTATION, WEIGHT_ANNOTATION};
 
 pub use plan::{Ordering, Plan, PlannedHook, TieBreak};
+pub use scope::{DEFAULT_NAMESPACE, is_cluster_scoped};
 
 /// Loads, parses and plans in one call: the common path for the CLI.
 pub fn plan_inputs(

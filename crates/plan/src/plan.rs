@@ -8,6 +8,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use crate::kind_order::compare_kinds;
+use crate::scope::DEFAULT_NAMESPACE;
 use crate::{Catalog, Event, Hook, PlanError, Skipped};
 
 /// How hooks of equal weight are ordered.
@@ -89,18 +90,30 @@ pub struct PlannedHook {
 }
 
 impl Catalog {
-    /// The hooks of `event` in execution order. Fails when two of them are the same
-    /// Kubernetes object, which Helm would apply twice in one event.
+    /// The hooks of `event` in execution order, for a release in the namespace
+    /// [`DEFAULT_NAMESPACE`]. Fails when two of them are the same Kubernetes object,
+    /// which Helm would apply twice in one event.
     pub fn plan(&self, event: Event, ordering: Ordering) -> Result<Plan, PlanError> {
         self.clone().into_plan(event, ordering)
     }
 
     /// [`Catalog::plan`] without copying the hooks, for a single event.
     pub fn into_plan(self, event: Event, ordering: Ordering) -> Result<Plan, PlanError> {
+        self.into_plan_in(event, ordering, DEFAULT_NAMESPACE)
+    }
+
+    /// [`Catalog::into_plan`] for a release in `namespace`, where hooks that name no
+    /// namespace go: a hook without one and a hook naming `namespace` are one object.
+    pub fn into_plan_in(
+        self,
+        event: Event,
+        ordering: Ordering,
+        namespace: &str,
+    ) -> Result<Plan, PlanError> {
         let mut selected: Vec<usize> = (0..self.hooks.len())
             .filter(|&i| self.hooks[i].events.contains(&event))
             .collect();
-        check_duplicates(&self.hooks, &selected, event)?;
+        check_duplicates(&self.hooks, &selected, event, namespace)?;
         let hooks = &self.hooks;
         // Stable sorts over the kind-sorted catalogue, exactly like Helm's sort.Stable.
         match ordering {
@@ -156,18 +169,25 @@ fn tie_break(previous: &Hook, hook: &Hook, ordering: Ordering) -> TieBreak {
     }
 }
 
-/// Two hooks of one event that name the same object (same group, kind, namespace and
-/// name: `batch/v1` and `batch/v1beta1` Jobs called `x` are one object) would overwrite
-/// each other; Helm lets that happen, we refuse.
-fn check_duplicates(hooks: &[Hook], selected: &[usize], event: Event) -> Result<(), PlanError> {
+/// Two hooks of one event that name the same object would overwrite each other; Helm
+/// lets that happen, we refuse. The same object means the same group, kind, resolved
+/// namespace and name: `batch/v1` and `batch/v1beta1` Jobs called `x` are one object,
+/// and so are a hook with no namespace and one naming the release's namespace.
+fn check_duplicates(
+    hooks: &[Hook],
+    selected: &[usize],
+    event: Event,
+    namespace: &str,
+) -> Result<(), PlanError> {
     let mut seen: HashMap<(&str, &str, Option<&str>, &str), usize> = HashMap::new();
     let mut ids: HashMap<&str, usize> = HashMap::new();
     for &index in selected {
         let hook = &hooks[index];
+        let resolved = hook.resolved_namespace(namespace);
         let key = (
             hook.group(),
             hook.kind.as_str(),
-            hook.namespace.as_deref(),
+            resolved,
             hook.name.as_str(),
         );
         let same_object = seen.insert(key, index);
@@ -179,7 +199,11 @@ fn check_duplicates(hooks: &[Hook], selected: &[usize], event: Event) -> Result<
                 (hook, &hooks[first])
             };
             return Err(PlanError::DuplicateHook {
-                id: hook.id.clone(),
+                ids: Box::new([first.id.clone(), second.id.clone()]),
+                object: match resolved {
+                    Some(ns) => format!("{}/{} in namespace `{ns}`", hook.kind, hook.name),
+                    None => format!("{}/{}", hook.kind, hook.name),
+                },
                 event,
                 first: Box::new(first.location.clone()),
                 second: Box::new(second.location.clone()),

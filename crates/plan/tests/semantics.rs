@@ -454,6 +454,73 @@ fn two_hooks_of_one_event_naming_one_object_are_an_error() {
     assert!(err.to_string().contains("document 1"), "{err}");
 }
 
+fn in_namespace(kind: &str, api_version: &str, name: &str, namespace: Option<&str>) -> String {
+    let namespace = namespace.map_or(String::new(), |ns| format!("  namespace: {ns}\n"));
+    format!(
+        "---\napiVersion: {api_version}\nkind: {kind}\nmetadata:\n  name: {name}\n{namespace}  annotations:\n    helm.sh/hook: pre-install\n"
+    )
+}
+
+fn catalog(yaml: &str) -> hooks_plan::Catalog {
+    let documents = hooks_plan::load(&[text("t.yaml", yaml)], &LoadOptions::default()).unwrap();
+    hooks_plan::parse(&documents).unwrap()
+}
+
+/// Regression: the namespace was compared as written, so a hook without one and a hook
+/// naming the release's namespace passed as two objects, and Helm applied one over the
+/// other.
+#[test]
+fn no_namespace_and_the_release_namespace_written_out_are_one_object() {
+    let yaml = in_namespace("ConfigMap", "v1", "settings", None)
+        + &in_namespace("ConfigMap", "v1", "settings", Some("ledger"));
+    let err = catalog(&yaml)
+        .into_plan_in(Event::PreInstall, Ordering::Helm, "ledger")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "hooks `ConfigMap/settings` and `ConfigMap/ledger/settings` both name \
+         ConfigMap/settings in namespace `ledger` for event `pre-install`: \
+         at `t.yaml` document 0 (line 1) and at `t.yaml` document 1 (line 8)"
+    );
+    // In another release namespace they are two objects.
+    let plan = catalog(&yaml)
+        .into_plan_in(Event::PreInstall, Ordering::Helm, "other")
+        .unwrap();
+    assert_eq!(plan.hooks.len(), 2);
+    // Without a namespace given, the release is in `default`.
+    assert_eq!(
+        catalog(&yaml)
+            .into_plan(Event::PreInstall, Ordering::Helm)
+            .unwrap()
+            .hooks
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_cluster_scoped_kind_is_one_object_whatever_namespace_it_writes() {
+    let api = "rbac.authorization.k8s.io/v1";
+    let yaml = in_namespace("ClusterRole", api, "reader", Some("a"))
+        + &in_namespace("ClusterRole", api, "reader", Some("b"));
+    let err = catalog(&yaml)
+        .into_plan_in(Event::PreInstall, Ordering::Helm, "ledger")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("both name ClusterRole/reader for event"),
+        "{err}"
+    );
+    // A namespaced kind in two namespaces is two objects.
+    let yaml = in_namespace("Role", api, "reader", Some("a"))
+        + &in_namespace("Role", api, "reader", Some("b"));
+    assert!(
+        catalog(&yaml)
+            .into_plan_in(Event::PreInstall, Ordering::Helm, "a")
+            .is_ok()
+    );
+}
+
 #[test]
 fn the_same_object_in_different_events_is_fine() {
     let yaml =

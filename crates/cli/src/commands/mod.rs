@@ -22,12 +22,9 @@ pub(crate) struct ManifestArgs {
 }
 
 impl ManifestArgs {
-    /// Loads the manifests and plans `event`.
-    pub fn plan(
-        &self,
-        event: hooks_plan::Event,
-        ordering: hooks_plan::Ordering,
-    ) -> Result<hooks_plan::Plan, hooks_plan::PlanError> {
+    /// Loads and parses the manifests: every bad-input error except two hooks naming one
+    /// object, which needs the release's namespace to tell.
+    pub fn catalog(&self) -> Result<hooks_plan::Catalog, hooks_plan::PlanError> {
         let inputs: Vec<hooks_plan::Input> = self
             .files
             .iter()
@@ -36,7 +33,17 @@ impl ManifestArgs {
         let options = hooks_plan::LoadOptions {
             max_input_bytes: self.max_input_size,
         };
-        hooks_plan::plan_inputs(&inputs, &options, event, ordering)
+        hooks_plan::parse(&hooks_plan::load(&inputs, &options)?)
+    }
+
+    /// Loads the manifests and plans `event` for a release in `namespace`.
+    pub fn plan(
+        &self,
+        event: hooks_plan::Event,
+        ordering: hooks_plan::Ordering,
+        namespace: &str,
+    ) -> Result<hooks_plan::Plan, hooks_plan::PlanError> {
+        self.catalog()?.into_plan_in(event, ordering, namespace)
     }
 }
 

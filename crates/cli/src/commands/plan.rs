@@ -41,8 +41,9 @@ pub(crate) struct PlanCommand {
     #[command(flatten)]
     policies: PolicyArgs,
 
-    /// The namespace policies are told hooks without one go to (`context.namespace`).
-    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "default")]
+    /// The release's namespace, where hooks without one go: two hooks naming one object
+    /// there are refused, and policies are told it (`context.namespace`).
+    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = hooks_plan::DEFAULT_NAMESPACE)]
     namespace: String,
 }
 
@@ -57,7 +58,9 @@ struct PolicedPlan<'a> {
 
 impl PlanCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
-        let plan = self.manifests.plan(self.event, self.ordering)?;
+        let plan = self
+            .manifests
+            .plan(self.event, self.ordering, &self.namespace)?;
         // `plan` never applies anything: policies are told it is a dry run.
         let (unpoliced, policed) = if self.policies.any() {
             (

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use hooks_apply::{
-    ApplyError, ClientOptions, Connection, DryRun, ErrorClass, Event, EventKind, EventSink,
-    ExecuteOptions, Executor, HookOutcome, Report, ShowLogs, format_duration,
+    ApplyError, ApplyMethod, ClientOptions, Connection, DryRun, ErrorClass, Event, EventKind,
+    EventSink, ExecuteOptions, Executor, FIELD_MANAGER, HookOutcome, Report, ShowLogs,
+    format_duration,
 };
 use hooks_plan::{Event as HookEvent, Ordering, Plan, escape};
 use serde::Serialize;
@@ -42,7 +43,8 @@ pub(crate) enum ShowLogsArg {
 /// Run the hooks of one event against the cluster, one at a time, like Helm.
 ///
 /// Each hook's old object is deleted first when its delete policy has
-/// `before-hook-creation` (the default), then it is created; Jobs are waited on until
+/// `before-hook-creation` (the default), then it is server-side applied as Helm 4 does
+/// (an object that is still there is updated in place); Jobs are waited on until
 /// Complete or Failed, Pods until Succeeded or Failed. A failed hook stops the event.
 /// Exit codes: 0 success, 2 bad input, 3 denied by a policy, 4 policy error, 5 a hook
 /// failed or timed out, 6 cluster or API error, 130 interrupted.
@@ -85,6 +87,22 @@ pub(crate) struct RunCommand {
           default_missing_value = "client", require_equals = false)]
     dry_run: DryRunArg,
 
+    /// Apply hooks with server-side apply, as Helm 4 does: an object that is still there
+    /// is updated in place. `--server-side=false` creates them instead and fails on an
+    /// existing object, as Helm 3 does.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    server_side: bool,
+
+    /// The field manager named on every write, who owns the applied fields.
+    #[arg(long, value_name = "NAME", default_value = FIELD_MANAGER)]
+    field_manager: String,
+
+    /// With server-side apply, take over fields another field manager set to other
+    /// values instead of failing on the conflict (as `kubectl apply --force-conflicts`).
+    #[arg(long)]
+    force_conflicts: bool,
+
     /// Whose container logs to print.
     #[arg(long, value_enum, default_value_t = ShowLogsArg::Failed)]
     show_logs: ShowLogsArg,
@@ -125,15 +143,22 @@ pub(crate) struct Policing {
 
 impl RunCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
-        let plan = self.manifests.plan(self.event, self.ordering)?;
-        std::io::stderr()
-            .lock()
-            .write_all(crate::render::warnings(&plan.warnings).as_bytes())?;
+        if self.force_conflicts && !self.server_side {
+            return Err(Failure::new(
+                exit_codes::BAD_INPUT,
+                anyhow::anyhow!("`--force-conflicts` needs server-side apply"),
+            )
+            .with_hint(Some(
+                "drop `--server-side=false`, or drop `--force-conflicts`".into(),
+            )));
+        }
+        let catalog = self.manifests.catalog()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        // Reading the kubeconfig touches no cluster; it comes first so that policies are
-        // told the namespace hooks will really go to (`-n`, else the context's).
+        // Reading the kubeconfig touches no cluster. It comes before planning because the
+        // namespace hooks really go to (`-n`, else the context's) tells which hooks name
+        // one object, and policies are told it.
         let connection = runtime
             .block_on(Connection::connect(&ClientOptions {
                 kubeconfig: self.kubeconfig.clone(),
@@ -141,6 +166,10 @@ impl RunCommand {
                 namespace: self.namespace.clone(),
             }))
             .map_err(apply_failure)?;
+        let plan = catalog.into_plan_in(self.event, self.ordering, &connection.namespace)?;
+        std::io::stderr()
+            .lock()
+            .write_all(crate::render::warnings(&plan.warnings).as_bytes())?;
         let (plan, policing) = self.police(plan, &connection.namespace)?;
         let report = runtime.block_on(self.apply(connection, &plan))?;
         self.finish(&plan, &policing, &report)
@@ -204,6 +233,13 @@ impl RunCommand {
                 ShowLogsArg::Never => ShowLogs::Never,
             },
             log_tail_lines: (self.log_tail >= 0).then_some(self.log_tail),
+            apply: if self.server_side {
+                ApplyMethod::ServerSide
+            } else {
+                ApplyMethod::Create
+            },
+            field_manager: self.field_manager.clone(),
+            force_conflicts: self.force_conflicts,
             ..ExecuteOptions::default()
         };
         let mut executor = Executor::new(connection, options);

@@ -23,44 +23,50 @@ fn example_chart_lifecycle_creates_and_deletes_in_helm_order() {
         example(&cluster, "pre-install"),
         [
             "DELETE serviceaccounts/ledger-hooks 404",
-            "POST serviceaccounts 201",
+            "PATCH serviceaccounts/ledger-hooks 201",
             "DELETE roles/ledger-hooks 404",
-            "POST roles 201",
+            "PATCH roles/ledger-hooks 201",
             "DELETE rolebindings/ledger-hooks 404",
-            "POST rolebindings 201",
+            "PATCH rolebindings/ledger-hooks 201",
             "DELETE configmaps/ledger-db-init-script 404",
-            "POST configmaps 201",
+            "PATCH configmaps/ledger-db-init-script 201",
             "DELETE jobs/ledger-db-init 404",
-            "POST jobs 201",
+            "PATCH jobs/ledger-db-init 201",
             // hook-succeeded, once every hook of the event succeeded
             "DELETE jobs/ledger-db-init 200",
         ]
     );
     assert_eq!(
         example(&cluster, "post-install"),
-        ["POST jobs 201", "DELETE jobs/ledger-notify 200"]
+        [
+            "PATCH jobs/ledger-notify 201",
+            "DELETE jobs/ledger-notify 200"
+        ]
     );
     assert_eq!(
         example(&cluster, "test"),
         [
             "DELETE pods/ledger-smoke-test 404",
-            "POST pods 201",
+            "PATCH pods/ledger-smoke-test 201",
             "DELETE pods/ledger-smoke-test 200",
         ]
     );
     assert_eq!(
         example(&cluster, "pre-delete"),
         [
-            "POST jobs 201",
+            "PATCH jobs/ledger-drain 201",
             "DELETE jobs/ledger-backup 404",
-            "POST jobs 201",
+            "PATCH jobs/ledger-backup 201",
             // reverse order after success: only the drain asks for hook-succeeded
             "DELETE jobs/ledger-drain 200",
         ]
     );
     assert_eq!(
         example(&cluster, "post-delete"),
-        ["POST jobs 201", "DELETE jobs/ledger-cleanup 200"]
+        [
+            "PATCH jobs/ledger-cleanup 201",
+            "DELETE jobs/ledger-cleanup 200"
+        ]
     );
     // What no policy deletes stays.
     assert!(cluster.exists("v1", "ServiceAccount", "ledger-hooks"));
@@ -70,7 +76,7 @@ fn example_chart_lifecycle_creates_and_deletes_in_helm_order() {
     // A second install replaces the objects the first one left (before-hook-creation).
     let again = example(&cluster, "pre-install");
     assert_eq!(again[0], "DELETE serviceaccounts/ledger-hooks 200");
-    assert_eq!(again[1], "POST serviceaccounts 201");
+    assert_eq!(again[1], "PATCH serviceaccounts/ledger-hooks 201");
     assert_eq!(again[6], "DELETE configmaps/ledger-db-init-script 200");
 }
 
@@ -135,8 +141,8 @@ fn a_failing_hook_stops_the_event_shows_logs_and_applies_delete_policies() {
     assert_eq!(
         cluster.writes(),
         [
-            "POST configmaps 201",
-            "POST jobs 201",
+            "PATCH configmaps/first 201",
+            "PATCH jobs/breaks 201",
             // the failed hook's hook-failed, then the earlier hook's hook-succeeded
             "DELETE jobs/breaks 200",
             "DELETE configmaps/first 200",
@@ -233,7 +239,10 @@ data:
         (writes[0].method.as_str(), writes[0].status),
         ("DELETE", 200)
     );
-    assert_eq!((writes[1].method.as_str(), writes[1].status), ("POST", 201));
+    assert_eq!(
+        (writes[1].method.as_str(), writes[1].status),
+        ("PATCH", 201)
+    );
     let gap = writes[1].received.duration_since(writes[0].received);
     assert!(gap >= delay, "created {gap:?} after the delete");
     // Waited by watching, not by polling: one list and a few watches, no GET storm.
@@ -248,44 +257,6 @@ data:
         .get_object("v1", "ConfigMap", Some("default"), "settings")
         .unwrap();
     assert_eq!(stored["data"]["new"], "yes");
-}
-
-#[test]
-fn an_object_left_by_an_earlier_run_is_a_clear_already_exists_error() {
-    let cluster = Cluster::start(quick());
-    cluster
-        .emu
-        .put_object(serde_json::json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "leftover", "namespace": "default"}
-        }))
-        .unwrap();
-    let file = cluster.manifest(
-        "leftover.yaml",
-        r#"
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: leftover
-  annotations:
-    helm.sh/hook: pre-install
-    helm.sh/hook-delete-policy: hook-succeeded
-"#,
-    );
-    let output = cluster.run(&["run", "pre-install", "-f", &file]);
-    let err = stderr(&output);
-    assert_eq!(code(&output), Some(6), "{err}");
-    assert!(
-        err.contains(
-            "error: hook ConfigMap/leftover: ConfigMap/leftover in namespace `default` already exists"
-        ),
-        "{err}"
-    );
-    assert!(err.contains("`before-hook-creation`"), "{err}");
-    assert!(
-        err.contains("kubectl delete configmap/leftover -n default"),
-        "{err}"
-    );
 }
 
 const TTL_JOB: &str = r#"
@@ -370,11 +341,11 @@ metadata:
     let err = stderr(&output);
     assert_eq!(code(&output), Some(6), "{err}");
     assert!(
-        err.contains("error: hook ConfigMap/guarded: forbidden to create ConfigMap/guarded"),
+        err.contains("error: hook ConfigMap/guarded: forbidden to patch ConfigMap/guarded"),
         "{err}"
     );
     assert!(
-        err.contains("kubectl auth can-i create configmaps -n default"),
+        err.contains("kubectl auth can-i patch configmaps -n default"),
         "{err}"
     );
     assert!(!cluster.exists("v1", "ConfigMap", "guarded"));
@@ -461,20 +432,19 @@ fn injected_errors_and_dropped_watches_give_the_same_state_without_duplicate_cre
         injected > 0,
         "no fault was injected; the test proves nothing"
     );
-    let posts = |resource: &str| {
+    let applied = |resource: &str| {
         requests
             .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with(resource))
+            .filter(|r| r.method == "PATCH" && r.path.contains(resource))
             .filter(|r| (200..300).contains(&r.status))
             .count()
     };
-    assert_eq!(posts("/configmaps"), 12);
-    assert_eq!(posts("/jobs"), 6);
+    // Each object applied once: an injected 500 comes before the server does anything.
+    assert_eq!(applied("/configmaps/"), 12);
+    assert_eq!(applied("/jobs/"), 6);
     assert!(
-        !requests
-            .iter()
-            .any(|r| r.method == "POST" && r.status == 409),
-        "a create was repeated"
+        !requests.iter().any(|r| r.status == 409),
+        "an apply collided"
     );
     let run_id = report(&output)["runId"].as_str().unwrap().to_owned();
     for name in (0..12).map(|i| format!("cm-{i:02}")) {
@@ -597,20 +567,22 @@ fn durations_and_bad_flags_are_bad_input() {
     assert!(stderr(&output).contains("invalid duration `5 min`"));
 }
 
-/// Blocks until the emulator has seen a successful POST to a path ending in `suffix`.
-fn wait_for_create(cluster: &Cluster, suffix: &str) {
+/// Blocks until the emulator has seen a successful create or apply of an object in the
+/// collection `collection` (`/jobs`).
+fn wait_for_create(cluster: &Cluster, collection: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        let seen = cluster
-            .requests()
-            .iter()
-            .any(|r| r.method == "POST" && r.path.ends_with(suffix) && r.status < 300);
+        let seen = cluster.requests().iter().any(|r| {
+            matches!(r.method.as_str(), "POST" | "PATCH")
+                && r.path.contains(collection)
+                && r.status < 300
+        });
         if seen {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("no POST …{suffix} within 20s");
+    panic!("no create in …{collection} within 20s");
 }
 
 #[test]
@@ -717,10 +689,10 @@ fn policies_are_told_the_contexts_namespace_and_the_release() {
     let created: Vec<String> = cluster
         .requests()
         .into_iter()
-        .filter(|r| r.method == "POST")
+        .filter(|r| r.method == "PATCH")
         .map(|r| r.path)
         .collect();
-    assert_eq!(created, ["/api/v1/namespaces/team-a/configmaps"]);
+    assert_eq!(created, ["/api/v1/namespaces/team-a/configmaps/settings"]);
 }
 
 const CRD_AND_WIDGET: &str = r#"apiVersion: apiextensions.k8s.io/v1
@@ -796,9 +768,10 @@ fn log_tail_limits_the_lines_shown_and_minus_one_shows_all() {
     assert_eq!(code(&output), Some(2), "{}", stderr(&output));
 }
 
-/// A create whose response was lost (the object was made, the client saw a 504) must not
-/// be repeated blindly, which would end in "already exists" or a second object: a GET
-/// finds the object carrying this run's id, and the hook goes on from it.
+/// With `--server-side=false`, a create whose response was lost (the object was made, the
+/// client saw a 504) must not be repeated blindly, which would end in "already exists" or
+/// a second object: a GET finds the object carrying this run's id, and the hook goes on
+/// from it.
 #[test]
 fn a_create_whose_response_was_lost_is_recognised_not_repeated() {
     let cluster = Cluster::start(quick());
@@ -820,7 +793,15 @@ spec:
 "#,
     );
     cluster.emu.lose_write_responses(1);
-    let output = cluster.run(&["run", "pre-install", "-f", &file, "-o", "json"]);
+    let output = cluster.run(&[
+        "run",
+        "pre-install",
+        "-f",
+        &file,
+        "-o",
+        "json",
+        "--server-side=false",
+    ]);
     let err = stderr(&output);
     assert_eq!(code(&output), Some(0), "{err}");
     let calls: Vec<String> = cluster
@@ -873,17 +854,20 @@ spec:
     let jobs: Vec<String> = cluster
         .requests()
         .into_iter()
-        .filter(|r| r.path == "/apis/batch/v1/namespaces/default/jobs")
+        .filter(|r| {
+            r.path == "/apis/batch/v1/namespaces/default/jobs"
+                || (r.method == "PATCH" && r.path.ends_with("/jobs/migrate"))
+        })
         .map(
             |r| match (r.method.as_str(), r.query.contains("watch=true")) {
-                ("POST", _) => "create",
+                ("PATCH", _) => "apply",
                 (_, true) => "watch",
                 (_, false) => "list",
             },
         )
         .map(str::to_owned)
         .collect();
-    // The create's version starts the first watch, which expires; a list gives a fresh
+    // The apply's version starts the first watch, which expires; a list gives a fresh
     // version to watch from.
-    assert_eq!(jobs, ["create", "watch", "list", "watch"], "{err}");
+    assert_eq!(jobs, ["apply", "watch", "list", "watch"], "{err}");
 }

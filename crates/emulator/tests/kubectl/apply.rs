@@ -87,3 +87,54 @@ async fn merge_patch_and_label_selectors() {
         );
     }
 }
+
+/// A field another manager set, applied with another value: the real kubectl reads the
+/// emulator's 409 as an apply conflict, names the manager and the field, and
+/// `--force-conflicts` takes the field over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_conflicts_with_another_manager() {
+    let k = Kube::start(EmulatorOptions::default()).await;
+    k.file("cm.yaml", CM);
+    k.kubectl(&["create", "-f", "cm.yaml"]).await.success();
+    k.file("cm.yaml", &CM.replace("k: v", "k: changed"));
+    let out = k
+        .kubectl(&["apply", "--server-side", "-f", "cm.yaml"])
+        .await
+        .failure();
+    assert!(
+        out.stderr.contains(
+            "Apply failed with 1 conflict: conflict with \"kubectl-create\" using v1: .data.k"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--force-conflicts"), "{}", out.stderr);
+
+    k.kubectl(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        "cm.yaml",
+    ])
+    .await
+    .success();
+    let cm = k
+        .emu
+        .get_object("v1", "ConfigMap", Some("default"), "cm1")
+        .unwrap();
+    assert_eq!(cm["data"]["k"], "changed");
+    let owners: Vec<(&str, &str)> = cm["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["fieldsV1"]["f:data"]["f:k"].is_object())
+        .map(|m| {
+            (
+                m["manager"].as_str().unwrap(),
+                m["operation"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(owners, [("kubectl", "Apply")]);
+}

@@ -1,0 +1,4 @@
+{{- define "multi.annotations" -}}
+helm.sh/hook: {{ .events }}
+helm.sh/hook-weight: {{ .weight | quote }}
+{{- end }}
