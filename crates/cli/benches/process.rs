@@ -7,8 +7,9 @@
 //! (warm compile cache, `BENCH_ROUNDS` rounds, default 30, medians):
 //!
 //! - without policies: planning as users pay it (process start included);
-//! - with deny-privileged alone, and with the four example policies: the policies' share
-//!   is the difference, per hook.
+//! - with each example policy alone (deny-privileged, allowed-registries, backups-first,
+//!   job-defaults) and with the four together: a policy's share is the difference, per
+//!   hook.
 //!
 //! Next to them, in this process: planning the same file (`hooks_plan::plan_inputs`), the
 //! plan benchmark's own input (10,000 Jobs of 1 KB) for its throughput, and
@@ -230,6 +231,15 @@ fn main() {
     };
     std::fs::write(&deny, config(&["deny-privileged"])).unwrap();
     std::fs::write(&examples, config(&EXAMPLES)).unwrap();
+    // Each of the other examples alone, for its own share.
+    let singles: Vec<PathBuf> = EXAMPLES[1..]
+        .iter()
+        .map(|name| {
+            let path = dir.path().join(format!("{name}.yaml"));
+            std::fs::write(&path, config(&[name])).unwrap();
+            path
+        })
+        .collect();
 
     let binary = env!("CARGO_BIN_EXE_kubectl-hooks");
     let process = |file: &Path, policies: Option<&Path>| {
@@ -274,15 +284,16 @@ fn main() {
     );
     println!();
     println!(
-        "{:>6} {:>8} {:>12} {:>12} {:>12} {:>14} {:>14} {:>14} {:>12} {:>9}",
+        "{:>6} {:>6} {:>10} {:>10} | policy's share per hook: {:>10} {:>10} {:>10} {:>10} {:>10} | {:>12} {:>7}",
         "hooks",
         "KB",
         "plan",
-        "+deny",
-        "+4 examples",
         "plan/hook",
-        "deny/hook",
-        "4 ex./hook",
+        "deny-priv.",
+        "registries",
+        "backups",
+        "job-def.",
+        "all four",
         "in-proc deny",
         "ratio"
     );
@@ -295,6 +306,10 @@ fn main() {
 
         let plain = process(&file, None);
         let with_deny = process(&file, Some(&deny));
+        let with_singles: Vec<Duration> = singles
+            .iter()
+            .map(|config| process(&file, Some(config)))
+            .collect();
         let with_examples = process(&file, Some(&examples));
 
         // In-process: the sandbox policing this plan, with its manifests already JSON text,
@@ -319,20 +334,22 @@ fn main() {
             black_box(plan_of(&file));
         });
 
-        let deny_share = per(with_deny.saturating_sub(plain), n);
-        let examples_share = per(with_examples.saturating_sub(plain), n);
+        let share = |with: Duration| per(with.saturating_sub(plain), n);
+        let deny_share = share(with_deny);
         let in_process_per_hook = per(in_process, n);
         let ratio = deny_share.as_secs_f64() / in_process_per_hook.as_secs_f64();
         println!(
-            "{:>6} {:>8} {:>12} {:>12} {:>12} {:>14} {:>14} {:>14} {:>12} {:>8.2}x",
+            "{:>6} {:>6} {:>10} {:>10} | {:>24} {:>10} {:>10} {:>10} {:>10} {:>10} | {:>12} {:>6.2}x",
             n,
             bytes / 1024,
             ms(plain),
-            ms(with_deny),
-            ms(with_examples),
             us(per(plain, n)),
+            "",
             us(deny_share),
-            us(examples_share),
+            us(share(with_singles[0])),
+            us(share(with_singles[1])),
+            us(share(with_singles[2])),
+            us(share(with_examples)),
             us(in_process_per_hook),
             ratio
         );

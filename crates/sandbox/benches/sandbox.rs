@@ -346,7 +346,13 @@ fn main() {
         });
     }
 
-    let languages = languages();
+    // `BENCH_LANGUAGES=0` leaves out the per-language rows (a minute of first compiles),
+    // as `scripts/bench-sandbox-against.sh` does.
+    let languages = if std::env::var_os("BENCH_LANGUAGES").is_some_and(|v| v == "0") {
+        Vec::new()
+    } else {
+        languages()
+    };
 
     let width = rows.iter().map(|r| r.what.len()).max().unwrap_or(0);
     println!("\n{:<width$}  {:>10}  notes", "measurement", "median");
