@@ -35,6 +35,7 @@ enum Command {
     Plan(commands::plan::PlanCommand),
     Policy(commands::policy::PolicyCommand),
     Run(commands::run::RunCommand),
+    Gc(commands::gc::GcCommand),
     Completion(commands::completion::CompletionCommand),
     Version(commands::version::VersionCommand),
 }
@@ -56,6 +57,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Plan(command) => command.execute(),
         Command::Policy(command) => command.execute(),
         Command::Run(command) => command.execute(),
+        Command::Gc(command) => command.execute(),
         Command::Completion(command) => command.execute(),
         Command::Version(command) => command.execute(),
     };

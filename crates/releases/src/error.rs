@@ -45,20 +45,29 @@ pub enum ReleaseError {
         others: Vec<String>,
     },
 
-    #[error("release `{release}` has no deployed revision (revisions: {})", list(revisions))]
+    #[error(
+        "release `{release}` has no deployed revision (revisions: {})",
+        list(revisions)
+    )]
     NoDeployedRevision {
         release: String,
         revisions: Vec<Revision>,
     },
 
-    #[error("release `{release}` has no revision {revision} (revisions: {})", list(revisions))]
+    #[error(
+        "release `{release}` has no revision {revision} (revisions: {})",
+        list(revisions)
+    )]
     NoSuchRevision {
         release: String,
         revision: u64,
         revisions: Vec<Revision>,
     },
 
-    #[error("release `{release}` revision {revision} has no `{}` hooks", list(events))]
+    #[error(
+        "release `{release}` revision {revision} has no `{}` hooks",
+        list(events)
+    )]
     NoHooks {
         release: String,
         revision: u64,

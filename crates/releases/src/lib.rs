@@ -7,10 +7,8 @@
 //!   driver; a revision's hooks become a [`hooks_plan::Catalog`] planned exactly as
 //!   manifests are. Read-only: Helm's storage is never written, so a hook's `last_run`
 //!   stays what Helm recorded.
-//! - [`gc`]: hook objects whose delete policy says they should be gone.
 
 mod error;
-pub mod gc;
 pub mod storage;
 mod store;
 

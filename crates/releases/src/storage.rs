@@ -307,7 +307,11 @@ pub(crate) mod tests {
     fn reads_what_helm_writes() {
         let release = decode(&encode(RELEASE.as_bytes()), MAX_RELEASE_BYTES).unwrap();
         assert_eq!(
-            (release.name.as_str(), release.namespace.as_str(), release.version),
+            (
+                release.name.as_str(),
+                release.namespace.as_str(),
+                release.version
+            ),
             ("shop", "apps", 2)
         );
         assert_eq!(release.info.unwrap().status, "deployed");
@@ -325,7 +329,10 @@ pub(crate) mod tests {
             ]
         );
         assert!(release.hooks[1].delete_policies.is_empty());
-        assert_eq!(release.hooks[1].last_run.as_ref().unwrap().phase, "Succeeded");
+        assert_eq!(
+            release.hooks[1].last_run.as_ref().unwrap().phase,
+            "Succeeded"
+        );
     }
 
     #[test]
@@ -353,7 +360,11 @@ pub(crate) mod tests {
 
     #[test]
     fn deep_json_is_refused_without_overflowing_the_stack() {
-        let deep = format!("{{\"config\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!(
+            "{{\"config\":{}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         let error = decode(&encode(deep.as_bytes()), MAX_RELEASE_BYTES).unwrap_err();
         assert!(error.to_string().contains("recursion limit"), "{error}");
     }

@@ -95,7 +95,11 @@ impl Release {
                 differs.push(format!(
                     "its stored events are [{}] but its manifest says [{}]",
                     stored.events.join(", "),
-                    hook.events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")
+                    hook.events
+                        .iter()
+                        .map(|e| e.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             if stored.weight != hook.weight {
@@ -323,19 +327,20 @@ impl ReleaseStore {
                 reason: reason.clone(),
             });
         }
-        let revision = record.revision.expect("only records with a revision are chosen");
+        let revision = record
+            .revision
+            .expect("only records with a revision are chosen");
         let Some(data) = &record.data else {
             return Err(ReleaseError::Foreign {
                 object,
                 reason: "it has no `release` key in its data".into(),
             });
         };
-        let stored = storage::decode(data, MAX_RELEASE_BYTES).map_err(|source| {
-            ReleaseError::Corrupt {
+        let stored =
+            storage::decode(data, MAX_RELEASE_BYTES).map_err(|source| ReleaseError::Corrupt {
                 object: object.clone(),
                 source,
-            }
-        })?;
+            })?;
         let foreign = |reason: String| ReleaseError::Foreign {
             object: object.clone(),
             reason,

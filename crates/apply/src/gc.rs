@@ -29,16 +29,13 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use hooks_apply::{ObjectRef, RUN_ID_ANNOTATION};
 use hooks_plan::{BEFORE_HOOK_CREATION, HOOK_ANNOTATION, HOOK_FAILED, HOOK_SUCCEEDED, Hook};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Preconditions, PropagationPolicy};
 use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope, verbs};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::ReleaseError;
-use crate::storage::{Driver, Status};
-use crate::store::{Release, ReleaseStore};
+use crate::{ApplyError, ObjectRef, RUN_ID_ANNOTATION};
 
 /// What to look for.
 #[derive(Debug, Clone)]
@@ -46,12 +43,33 @@ pub struct GcOptions {
     /// The namespace: the release's, or the one scanned for objects of our runs (along
     /// with cluster-scoped objects).
     pub namespace: String,
-    /// Collect this release's hooks (every revision Helm keeps); without one, the objects
-    /// of kubectl-hooks runs.
-    pub release: Option<String>,
-    pub driver: Driver,
+    pub scope: GcScope,
     /// Objects changed more recently than this are left alone.
     pub min_age: Duration,
+}
+
+/// Whose hook objects to look for.
+#[derive(Debug, Clone)]
+pub enum GcScope {
+    /// One release's hooks, as its storage has them: every revision Helm keeps, newest
+    /// first. The caller leaves alone a release with a Helm action pending.
+    Release {
+        revisions: Vec<ReleaseHooks>,
+        /// Its newest revision is `uninstalled` (`helm uninstall --keep-history`).
+        uninstalled: bool,
+    },
+    /// The objects of kubectl-hooks runs, by their run-id annotation.
+    Runs,
+}
+
+/// The hooks one revision of a release stored.
+#[derive(Debug, Clone)]
+pub struct ReleaseHooks {
+    pub name: String,
+    pub revision: u64,
+    /// As Helm's `status` label has it: `deployed`, `failed`, …
+    pub status: String,
+    pub hooks: Vec<Hook>,
 }
 
 /// Why an object should be gone: the rule that found it.
@@ -89,7 +107,7 @@ pub enum Owner {
     Release {
         name: String,
         revision: u64,
-        status: Status,
+        status: String,
     },
     /// An object a kubectl-hooks run applied.
     Run { id: String },
@@ -139,7 +157,7 @@ pub struct Findings {
 
 fn timestamp<S: serde::Serializer>(at: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
     match at {
-        Some(at) => s.serialize_str(&hooks_apply::format_timestamp(*at)),
+        Some(at) => s.serialize_str(&crate::format_timestamp(*at)),
         None => s.serialize_none(),
     }
 }
@@ -149,21 +167,28 @@ pub async fn find(
     client: &kube::Client,
     options: &GcOptions,
     now: SystemTime,
-) -> Result<Findings, ReleaseError> {
+) -> Result<Findings, ApplyError> {
     let discovery = Discovery::new(client.clone())
         .run()
         .await
-        .map_err(|source| ReleaseError::Api {
-            verb: "discover",
-            what: "the cluster's API resources".into(),
-            source,
-        })?;
+        .map_err(|source| ApplyError::ClusterDiscovery { source })?;
     let mut findings = Findings::default();
-    let found = match &options.release {
-        Some(release) => {
-            release_leftovers(client, &discovery, options, release, &mut findings).await?
+    let found = match &options.scope {
+        GcScope::Release {
+            revisions,
+            uninstalled,
+        } => {
+            release_leftovers(
+                client,
+                &discovery,
+                &options.namespace,
+                revisions,
+                *uninstalled,
+                &mut findings,
+            )
+            .await
         }
-        None => run_leftovers(client, &discovery, options, &mut findings).await,
+        GcScope::Runs => run_leftovers(client, &discovery, options, &mut findings).await,
     };
     for leftover in found {
         let recent = leftover
@@ -291,26 +316,16 @@ fn leftover(
 async fn release_leftovers(
     client: &kube::Client,
     discovery: &Discovery,
-    options: &GcOptions,
-    release: &str,
+    namespace: &str,
+    revisions: &[ReleaseHooks],
+    uninstalled: bool,
     findings: &mut Findings,
-) -> Result<Vec<Leftover>, ReleaseError> {
-    let store = ReleaseStore::new(client.clone(), &options.namespace, options.driver);
-    let history = store.history(release).await?;
-    let newest = &history[0];
-    if newest.status.is_pending() {
-        findings.notes.push(format!(
-            "release `{release}` revision {} is {}: a Helm action is running or was killed while it ran; its hooks are left alone (`helm history {release}` shows it; `helm rollback` ends a stuck one)",
-            newest.revision, newest.status
-        ));
-        return Ok(Vec::new());
-    }
-    let uninstalled = newest.status == Status::Uninstalled;
+) -> Vec<Leftover> {
     let mut seen = HashSet::new();
     let mut found = Vec::new();
-    for revision in &history {
-        let catalog = revision.catalog()?;
-        for hook in &catalog.hooks {
+    for revision in revisions {
+        let release = &revision.name;
+        for hook in &revision.hooks {
             let Some((resource, caps)) = resolve(discovery, &hook.api_version, &hook.kind) else {
                 // Not served (any more): there can be no such object.
                 continue;
@@ -319,7 +334,7 @@ async fn release_leftovers(
                 Scope::Namespaced => Some(
                     hook.namespace
                         .clone()
-                        .unwrap_or_else(|| revision.namespace.clone()),
+                        .unwrap_or_else(|| namespace.to_owned()),
                 ),
                 Scope::Cluster => None,
             };
@@ -374,14 +389,14 @@ async fn release_leftovers(
             }
         }
     }
-    Ok(found)
+    found
 }
 
-fn owner_of(release: &Release) -> Owner {
+fn owner_of(revision: &ReleaseHooks) -> Owner {
     Owner::Release {
-        name: release.name.clone(),
-        revision: release.revision,
-        status: release.status.clone(),
+        name: revision.name.clone(),
+        revision: revision.revision,
+        status: revision.status.clone(),
     }
 }
 
@@ -465,7 +480,12 @@ async fn run_leftovers(
                 };
                 let value = serde_json::to_value(&object).unwrap_or(Value::Null);
                 if let Some(reason) = judge(&hook, state(&resource, &value), false) {
-                    found.push(leftover(&resource, &object, reason, Owner::Run { id: run_id }));
+                    found.push(leftover(
+                        &resource,
+                        &object,
+                        reason,
+                        Owner::Run { id: run_id },
+                    ));
                 }
             }
             match next {
@@ -609,19 +629,61 @@ mod tests {
         use State::*;
         let cases = [
             // (kind, policies, state, uninstalled, expected)
-            ("Job", Some("hook-succeeded"), Succeeded, false, Some(Reason::Succeeded)),
+            (
+                "Job",
+                Some("hook-succeeded"),
+                Succeeded,
+                false,
+                Some(Reason::Succeeded),
+            ),
             ("Job", Some("hook-succeeded"), Running, false, None),
-            ("Job", Some("before-hook-creation,hook-succeeded"), Failed, false, None),
-            ("Job", Some("hook-succeeded"), Failed, false, Some(Reason::FailedInTheWay)),
-            ("Job", Some("hook-failed"), Failed, false, Some(Reason::Failed)),
+            (
+                "Job",
+                Some("before-hook-creation,hook-succeeded"),
+                Failed,
+                false,
+                None,
+            ),
+            (
+                "Job",
+                Some("hook-succeeded"),
+                Failed,
+                false,
+                Some(Reason::FailedInTheWay),
+            ),
+            (
+                "Job",
+                Some("hook-failed"),
+                Failed,
+                false,
+                Some(Reason::Failed),
+            ),
             ("Job", Some("hook-failed"), Succeeded, false, None),
             ("Job", None, Failed, false, None),
             ("Job", None, Succeeded, false, None),
             ("Job", Some(""), Failed, false, Some(Reason::FailedInTheWay)),
-            ("ConfigMap", Some("hook-succeeded"), Succeeded, false, Some(Reason::Succeeded)),
+            (
+                "ConfigMap",
+                Some("hook-succeeded"),
+                Succeeded,
+                false,
+                Some(Reason::Succeeded),
+            ),
             ("ConfigMap", None, Succeeded, false, None),
-            ("ConfigMap", None, Succeeded, true, Some(Reason::ReleaseUninstalled)),
-            ("CustomResourceDefinition", Some("hook-succeeded"), Succeeded, false, None),
+            (
+                "ConfigMap",
+                None,
+                Succeeded,
+                true,
+                Some(Reason::ReleaseUninstalled),
+            ),
+            (
+                "CustomResourceDefinition",
+                Some("hook-succeeded"),
+                Succeeded,
+                false,
+                None,
+            ),
             ("CustomResourceDefinition", None, Succeeded, true, None),
         ];
         for (kind, policies, state, uninstalled, expected) in cases {
@@ -638,9 +700,7 @@ mod tests {
         let job = ApiResource::erase::<k8s_openapi::api::batch::v1::Job>(&());
         let pod = ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&());
         let cm = ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
-        let conditions = |kind: &str| {
-            serde_json::json!({"status": {"conditions": [{"type": kind, "status": "True"}]}})
-        };
+        let conditions = |kind: &str| serde_json::json!({"status": {"conditions": [{"type": kind, "status": "True"}]}});
         assert_eq!(state(&job, &conditions("Complete")), State::Succeeded);
         assert_eq!(state(&job, &conditions("Failed")), State::Failed);
         assert_eq!(state(&job, &conditions("Suspended")), State::Running);
