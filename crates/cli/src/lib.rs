@@ -15,9 +15,10 @@ pub use failure::Failure;
 
 /// Plan, police and run Helm-style hooks.
 ///
-/// Reads rendered manifests (`helm template` output, a directory of YAML, or stdin), plans
-/// the hooks of one lifecycle event exactly as Helm orders them, lets WebAssembly policies
-/// veto, reorder or mutate them, and applies them to a cluster.
+/// Reads rendered manifests (`helm template` output, a directory of YAML, or stdin) or an
+/// installed release's hooks from Helm's storage, plans the hooks of one lifecycle event
+/// exactly as Helm orders them, lets WebAssembly policies veto, reorder or mutate them, and
+/// applies them to a cluster; `gc` collects the hook objects runs left behind.
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl-hooks",
