@@ -239,7 +239,7 @@ impl ReleaseStore {
             .filter(|r| r.revision.is_some())
             .map(|r| self.decode(release, r))
             .collect::<Result<Vec<_>, _>>()?;
-        releases.sort_by(|a, b| b.revision.cmp(&a.revision));
+        releases.sort_by_key(|r| std::cmp::Reverse(r.revision));
         Ok(releases)
     }
 
