@@ -13,7 +13,7 @@ use hooks_plan::{Event as HookEvent, Ordering, Plan, escape};
 use serde::Serialize;
 
 use super::policies::PolicyArgs;
-use super::{ClusterArgs, Loaded, ManifestArgs, SelectArgs, parse_event, runtime};
+use super::{ClusterArgs, ManifestArgs, SelectArgs, parse_event, runtime};
 use crate::{Failure, exit_codes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,7 +186,7 @@ impl RunCommand {
             }
             (None, None) => unreachable!("manifests are read when no release is"),
         };
-        let events = runtime.block_on(self.events(&connection, &loaded))?;
+        let events = runtime.block_on(self.events(&connection))?;
         // Every event is planned and policed before anything is applied: bad input or a
         // denial in `post-install` stops `install` before `pre-install` runs.
         let mut plans = Vec::with_capacity(events.len());
@@ -262,11 +262,7 @@ impl RunCommand {
 
     /// The events to run, in order; for `install`, `upgrade` and `auto`, says on stderr
     /// which were chosen and why.
-    async fn events(
-        &self,
-        connection: &Connection,
-        loaded: &Loaded,
-    ) -> Result<Vec<HookEvent>, Failure> {
+    async fn events(&self, connection: &Connection) -> Result<Vec<HookEvent>, Failure> {
         let install = vec![HookEvent::PreInstall, HookEvent::PostInstall];
         let upgrade = vec![HookEvent::PreUpgrade, HookEvent::PostUpgrade];
         let (events, why) = match self.event {
@@ -275,22 +271,15 @@ impl RunCommand {
             Target::Upgrade => (upgrade, "as asked".to_owned()),
             Target::Auto => {
                 let name = self.manifests.release_name();
-                let revisions = match &loaded.release {
-                    // Read from the cluster just now: it exists.
-                    Some(release) => vec![hooks_releases::Revision {
-                        revision: release.revision,
-                        status: release.status.clone(),
-                    }],
-                    None => {
-                        hooks_releases::ReleaseStore::new(
-                            connection.client.clone(),
-                            &connection.namespace,
-                            self.manifests.driver()?,
-                        )
-                        .revisions(name)
-                        .await?
-                    }
-                };
+                // Every revision, not only the one read for its hooks: the newest says
+                // whether the release is there (a failed upgrade is still a release).
+                let revisions = hooks_releases::ReleaseStore::new(
+                    connection.client.clone(),
+                    &connection.namespace,
+                    self.manifests.driver()?,
+                )
+                .revisions(name)
+                .await?;
                 match revisions.last() {
                     None => (
                         install,
