@@ -10,7 +10,7 @@ use hooks_releases::ReleaseStore;
 use serde::Serialize;
 
 use super::run::{DryRunArg, parse_duration};
-use super::{ClusterArgs, runtime};
+use super::{ClusterArgs, StorageArgs, runtime};
 use crate::{Failure, exit_codes, render};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -36,16 +36,8 @@ pub(crate) struct GcCommand {
     #[arg(long, value_name = "NAME")]
     release: Option<String>,
 
-    /// Where Helm keeps releases: `secret` (Helm's default) or `configmap`, as Helm's
-    /// `--driver`/`HELM_DRIVER`.
-    #[arg(
-        long,
-        value_name = "DRIVER",
-        env = "HELM_DRIVER",
-        default_value = "secret",
-        hide_env_values = true
-    )]
-    helm_driver: String,
+    #[command(flatten)]
+    storage: StorageArgs,
 
     #[command(flatten)]
     cluster: ClusterArgs,
@@ -98,10 +90,11 @@ impl GcCommand {
         let scope = match &self.release {
             None => GcScope::Runs,
             Some(release) => {
-                let driver = self.helm_driver.parse().map_err(|message: String| {
-                    Failure::new(exit_codes::BAD_INPUT, anyhow::anyhow!(message))
-                })?;
-                let store = ReleaseStore::new(connection.client.clone(), &namespace, driver);
+                let store = ReleaseStore::new(
+                    connection.client.clone(),
+                    &namespace,
+                    self.storage.driver()?,
+                );
                 let history = runtime.block_on(store.history(release))?;
                 let newest = &history[0];
                 if newest.status.is_pending() {

@@ -42,16 +42,8 @@ pub(crate) struct ManifestArgs {
     #[arg(long, value_name = "N", requires = "release", conflicts_with = "files")]
     pub revision: Option<u64>,
 
-    /// Where Helm keeps releases: `secret` (Helm's default) or `configmap`, as Helm's
-    /// `--driver`/`HELM_DRIVER`. Only read with `--release` and no `-f`.
-    #[arg(
-        long,
-        value_name = "DRIVER",
-        env = "HELM_DRIVER",
-        default_value = "secret",
-        hide_env_values = true
-    )]
-    pub helm_driver: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
 
     /// The largest single input accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 128 * 1024 * 1024)]
@@ -76,16 +68,6 @@ impl ManifestArgs {
     /// The release name policies are told.
     pub fn release_name(&self) -> &str {
         self.release.as_deref().unwrap_or("")
-    }
-
-    /// `--helm-driver`, parsed only when a release is read, so that an unrelated
-    /// `HELM_DRIVER` (`sql`, `memory`) does not break `-f`.
-    pub fn driver(&self) -> Result<Driver, Failure> {
-        self.helm_driver.parse().map_err(|message: String| {
-            Failure::new(crate::exit_codes::BAD_INPUT, anyhow::anyhow!(message)).with_hint(Some(
-                "pass `--helm-driver secret` or `--helm-driver configmap`".into(),
-            ))
-        })
     }
 
     /// Loads and parses the manifests: every bad-input error except two hooks naming one
@@ -120,7 +102,7 @@ impl ManifestArgs {
         let store = ReleaseStore::new(
             connection.client.clone(),
             &connection.namespace,
-            self.driver()?,
+            self.storage.driver()?,
         );
         let which = self.revision.map_or(Which::LatestDeployed, Which::Revision);
         let release = store.read(release, which).await?;
@@ -168,6 +150,33 @@ impl Loaded {
     }
 }
 
+/// Where Helm keeps releases.
+#[derive(Debug, Args)]
+pub(crate) struct StorageArgs {
+    /// Where Helm keeps releases: `secret` (Helm's default) or `configmap`, as Helm's
+    /// `--driver`/`HELM_DRIVER`. Only read when a release is.
+    #[arg(
+        long,
+        value_name = "DRIVER",
+        env = "HELM_DRIVER",
+        default_value = "secret",
+        hide_env_values = true
+    )]
+    pub helm_driver: String,
+}
+
+impl StorageArgs {
+    /// Parsed only when a release is read, so that an unrelated `HELM_DRIVER` (`sql`,
+    /// `memory`) does not break `-f`.
+    pub fn driver(&self) -> Result<Driver, Failure> {
+        self.helm_driver.parse().map_err(|message: String| {
+            Failure::new(crate::exit_codes::BAD_INPUT, anyhow::anyhow!(message)).with_hint(Some(
+                "pass `--helm-driver secret` or `--helm-driver configmap`".into(),
+            ))
+        })
+    }
+}
+
 /// `--hook` and `--exclude-hook`: some hooks of the event only.
 #[derive(Debug, Args)]
 pub(crate) struct SelectArgs {
@@ -194,9 +203,9 @@ impl SelectArgs {
 /// Which cluster, and which namespace in it.
 #[derive(Debug, Args)]
 pub(crate) struct ClusterArgs {
-    /// The namespace: the release's (where `--release` is read from), and where
-    /// namespaced hooks without one go; policies are told it. Default: the context's
-    /// namespace, else `default` (`plan -f` reads no kubeconfig: `default`).
+    /// The namespace: the release's (where `--release` is read from and `gc` looks), and
+    /// where namespaced hooks without one go; policies are told it. Default: the
+    /// context's namespace, else `default` (`plan -f` reads no kubeconfig: `default`).
     #[arg(short = 'n', long, value_name = "NAMESPACE")]
     pub namespace: Option<String>,
 

@@ -276,7 +276,7 @@ impl RunCommand {
                 let revisions = hooks_releases::ReleaseStore::new(
                     connection.client.clone(),
                     &connection.namespace,
-                    self.manifests.driver()?,
+                    self.manifests.storage.driver()?,
                 )
                 .revisions(name)
                 .await?;
