@@ -204,6 +204,14 @@ fn gc_of_runs_deletes_an_unfinished_runs_objects_and_nothing_else() {
     );
     assert!(cluster.writes().is_empty());
 
+    let output = cluster.run(&["gc", "--yes", "--dry-run=server", "-o", "json"]);
+    assert_eq!(code(&output), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["leftovers"][0]["reason"], "succeeded");
+    assert_eq!(json["leftovers"][0]["owner"]["id"], "20260101-000000-abcd");
+    assert_eq!(json["results"][0]["result"], "dry-run");
+    assert!(cluster.writes().is_empty(), "{:?}", cluster.writes());
+
     let output = cluster.run(&["gc", "--yes"]);
     assert_eq!(code(&output), Some(0), "{}", stderr(&output));
     assert_eq!(cluster.writes(), ["DELETE configmaps/left 200"]);
