@@ -201,13 +201,17 @@ impl RunCommand {
             std::io::stderr()
                 .lock()
                 .write_all(crate::render::warnings(&plan.warnings).as_bytes())?;
-            plans.push(self.police(plan, &connection.namespace)?);
+            plans.push(plan);
         }
         if let Some(release) = &loaded.release
-            && plans.iter().all(|(plan, _)| plan.hooks.is_empty())
+            && plans.iter().all(|plan| plan.hooks.is_empty())
         {
             return Err(release.no_hooks(&loaded.catalog, &events).into());
         }
+        let plans = plans
+            .into_iter()
+            .map(|plan| self.police(plan, &connection.namespace))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut runs = Vec::with_capacity(plans.len());
         for (plan, policing) in plans {
             let report = runtime.block_on(self.apply(connection.clone(), &plan))?;
