@@ -50,6 +50,13 @@ fn a_malformed_hook_selector_is_a_usage_error() {
 }
 
 #[test]
+fn no_such_release_in_an_empty_namespace_suggests_namespace_and_driver() {
+    let cluster = Cluster::start(quick());
+    let output = cluster.run(&["run", "test", "--release", "shop", "-n", "apps"]);
+    insta::assert_snapshot!(crate::util::transcript(&output));
+}
+
+#[test]
 fn install_upgrade_and_auto_need_a_release() {
     for action in ["install", "upgrade", "auto"] {
         let output = run(&["run", action, "-f", EXAMPLE]);
@@ -127,6 +134,8 @@ fn forbidden_to_read_secrets_names_the_permission_and_the_can_i_check() {
             "{err}"
         );
     }
+    let output = cluster.run(&["plan", "test", "--release", "shop"]);
+    insta::assert_snapshot!(crate::util::transcript(&output));
     // ConfigMaps are readable: the release is simply not there.
     let output = cluster.run(&[
         "plan",
