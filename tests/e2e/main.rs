@@ -4,5 +4,6 @@
 mod differential;
 mod divergences;
 mod example_chart;
+mod releases;
 mod server_side;
 mod util;

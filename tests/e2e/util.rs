@@ -39,7 +39,7 @@ pub fn kubectl_hooks_bin() -> &'static Path {
                 )
             });
         let root = workspace_root();
-        let newest = ["cli", "apply", "plan", "sandbox"]
+        let newest = ["cli", "apply", "plan", "sandbox", "releases"]
             .iter()
             .map(|c| newest_mtime(&root.join("crates").join(c).join("src")))
             .max()
@@ -138,9 +138,14 @@ impl Cluster {
             .get_object(api_version, kind, Some(NAMESPACE), name)
     }
 
-    /// Real Helm talking to this cluster, its releases in [`NAMESPACE`].
+    /// Real Helm talking to this cluster, its releases in [`NAMESPACE`], in Secrets.
     pub fn helm(&self) -> Helm {
-        Helm::start(&self.kubeconfig, NAMESPACE)
+        self.helm_with("secret")
+    }
+
+    /// Real Helm keeping its releases with `driver` (`secret` or `configmap`).
+    pub fn helm_with(&self, driver: &str) -> Helm {
+        Helm::start(&self.kubeconfig, NAMESPACE, driver)
     }
 }
 
@@ -197,7 +202,7 @@ pub struct HelmError {
 }
 
 impl Helm {
-    fn start(kubeconfig: &Path, namespace: &str) -> Helm {
+    fn start(kubeconfig: &Path, namespace: &str, driver: &str) -> Helm {
         let mut child = Command::new(helm_python())
             .arg(workspace_root().join("tests/helm/driver.py"))
             .env("KUBECONFIG", kubeconfig)
@@ -220,7 +225,7 @@ impl Helm {
         };
         helm.request(
             json!({"op": "connect", "kubeconfig": kubeconfig, "namespace": namespace,
-                            "storage": "secret"}),
+                            "storage": driver}),
         )
         .unwrap();
         helm

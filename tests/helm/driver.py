@@ -13,14 +13,14 @@ ops:
   install   {chart, release, values?, timeout}
   upgrade   {chart, release, values?, timeout}
   rollback  {release, version?, timeout}
-  test      {release, timeout}
+  test      {release, timeout, include?, exclude?}: `helm test --filter name=…,!name=…`
   uninstall {release, timeout}
   template  {release}: what `helm template` prints for the stored release: its manifest,
             then each hook as `---\\n# Source: PATH\\nMANIFEST\\n` (pkg/cmd/template.go)
   render    {chart, release, namespace}: the chart's templates rendered for the release,
             by template path (what `helm template --output-dir` writes)
-  hooks     {release}: the stored release's hooks as Helm parsed them: kind, name, events,
-            path, and the apiVersion and namespace of their manifests
+  hooks     {release, revision?}: the stored release's hooks as Helm parsed them: kind,
+            name, events, path, and the apiVersion and namespace of their manifests
 """
 
 import json
@@ -46,9 +46,9 @@ def template(config, release):
     return out
 
 
-def hooks(config, release):
+def hooks(config, release, revision=None):
     out = []
-    for hook in config.get_all(release)["hooks"]:
+    for hook in config.get_all(release, revision=revision)["hooks"]:
         manifest = helm.values_from_yaml(hook["manifest"])
         out.append(
             {
@@ -108,7 +108,12 @@ def run(config, op, request):
             wait=WAIT,
         )
     if op == "test":
-        return config.test(request["release"], timeout=request["timeout"])
+        return config.test(
+            request["release"],
+            timeout=request["timeout"],
+            include_names=request.get("include"),
+            exclude_names=request.get("exclude"),
+        )
     if op == "uninstall":
         return config.uninstall(request["release"], timeout=request["timeout"], wait=WAIT)
     if op == "template":
@@ -117,7 +122,7 @@ def run(config, op, request):
         with helm.Chart.load(request["chart"]) as chart:
             return chart.render(None, name=request["release"], namespace=request["namespace"])
     if op == "hooks":
-        return hooks(config, request["release"])
+        return hooks(config, request["release"], request.get("revision"))
     raise ValueError("unknown op %r" % op)
 
 

@@ -102,6 +102,12 @@ pub enum ApplyError {
         source: kube::Error,
     },
 
+    #[error("cannot discover the cluster's API resources")]
+    ClusterDiscovery {
+        #[source]
+        source: kube::Error,
+    },
+
     #[error("hook {hook}: {object} already exists")]
     AlreadyExists {
         hook: String,
@@ -210,7 +216,7 @@ impl ApplyError {
             ApplyError::UnknownKind { kind, .. } => format!(
                 "install the CustomResourceDefinition for `{kind}` first (a lower-weight hook may create it), or check the apiVersion; `kubectl api-resources` lists what the cluster serves"
             ),
-            ApplyError::Discovery { .. } => {
+            ApplyError::Discovery { .. } | ApplyError::ClusterDiscovery { .. } => {
                 "check that the cluster is reachable: `kubectl version`".into()
             }
             ApplyError::AlreadyExists {

@@ -21,6 +21,7 @@ mod discovery;
 mod error;
 mod events;
 mod execute;
+pub mod gc;
 mod logs;
 mod report;
 mod retry;

@@ -4,11 +4,11 @@
 //! |-----:|---------|
 //! | 0    | success: the plan was printed, every hook ran, or every policy test passed |
 //! | 1    | an unexpected internal error (a bug: please report it) |
-//! | 2    | usage error or bad input: unreadable or invalid manifests, flags, policy files or config |
+//! | 2    | usage error or bad input: unreadable or invalid manifests, flags, policy files or config; no such release or revision, a release without hooks for the event, an unknown `--hook` |
 //! | 3    | denied: a policy vetoed the event; nothing was applied |
 //! | 4    | policy error: a policy trapped, timed out, hit a limit or broke the contract |
 //! | 5    | a hook failed or timed out |
-//! | 6    | cluster or API error: unreachable cluster, forbidden, discovery failed, object already exists |
+//! | 6    | cluster or API error: unreachable cluster, forbidden (e.g. to read Helm's Secrets), discovery failed, object already exists, a corrupt or foreign release record, `gc` could not delete a leftover |
 //! | 7    | `policy test`: at least one case failed |
 //! | 130  | interrupted (Ctrl-C); the report says what was left in the cluster |
 

@@ -90,3 +90,31 @@ impl From<serde_json::Error> for Failure {
         }
     }
 }
+
+impl From<hooks_apply::ApplyError> for Failure {
+    fn from(error: hooks_apply::ApplyError) -> Failure {
+        let hint = error.hint();
+        Failure::new(apply_exit_code(error.class()), error).with_hint(hint)
+    }
+}
+
+impl From<hooks_releases::ReleaseError> for Failure {
+    fn from(error: hooks_releases::ReleaseError) -> Failure {
+        let hint = error.hint();
+        let code = match error.class() {
+            hooks_releases::ErrorClass::BadInput => exit_codes::BAD_INPUT,
+            hooks_releases::ErrorClass::Cluster => exit_codes::CLUSTER_ERROR,
+        };
+        Failure::new(code, error).with_hint(hint)
+    }
+}
+
+/// The exit code of a run's error: the one match from the executor's classes to codes.
+pub(crate) fn apply_exit_code(class: hooks_apply::ErrorClass) -> i32 {
+    match class {
+        hooks_apply::ErrorClass::BadInput => exit_codes::BAD_INPUT,
+        hooks_apply::ErrorClass::Cluster => exit_codes::CLUSTER_ERROR,
+        hooks_apply::ErrorClass::HookFailed => exit_codes::HOOK_FAILED,
+        hooks_apply::ErrorClass::Interrupted => exit_codes::INTERRUPTED,
+    }
+}

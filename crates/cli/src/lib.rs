@@ -15,9 +15,10 @@ pub use failure::Failure;
 
 /// Plan, police and run Helm-style hooks.
 ///
-/// Reads rendered manifests (`helm template` output, a directory of YAML, or stdin), plans
-/// the hooks of one lifecycle event exactly as Helm orders them, lets WebAssembly policies
-/// veto, reorder or mutate them, and applies them to a cluster.
+/// Reads rendered manifests (`helm template` output, a directory of YAML, or stdin) or an
+/// installed release's hooks from Helm's storage, plans the hooks of one lifecycle event
+/// exactly as Helm orders them, lets WebAssembly policies veto, reorder or mutate them, and
+/// applies them to a cluster; `gc` collects the hook objects runs left behind.
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl-hooks",
@@ -35,6 +36,7 @@ enum Command {
     Plan(commands::plan::PlanCommand),
     Policy(commands::policy::PolicyCommand),
     Run(commands::run::RunCommand),
+    Gc(commands::gc::GcCommand),
     Completion(commands::completion::CompletionCommand),
     Version(commands::version::VersionCommand),
 }
@@ -56,6 +58,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Plan(command) => command.execute(),
         Command::Policy(command) => command.execute(),
         Command::Run(command) => command.execute(),
+        Command::Gc(command) => command.execute(),
         Command::Completion(command) => command.execute(),
         Command::Version(command) => command.execute(),
     };

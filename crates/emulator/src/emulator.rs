@@ -41,7 +41,8 @@ pub struct EmulatorOptions {
     pub latency: Duration,
     /// Close every watch stream after this long, as a flaky load balancer would.
     pub drop_watch_after: Option<Duration>,
-    /// Requests bearing this bearer token get 403 Forbidden on POST/PUT/PATCH/DELETE.
+    /// Requests bearing this bearer token get 403 Forbidden on POST/PUT/PATCH/DELETE and on
+    /// any request for Secrets, as Kubernetes' `view` ClusterRole has it.
     pub read_only_token: Option<String>,
     /// Seeds the RNGs (fault rolls, generated names and UIDs).
     pub seed: u64,

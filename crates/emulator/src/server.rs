@@ -571,7 +571,9 @@ async fn resource_request(
         Some("log") if rt.is("", "pods") && ctx.method == Method::GET => {}
         Some(_) => return Err(ApiError::no_such_resource()),
     }
-    if ctx.is_write() {
+    // The read-only token is Kubernetes' `view` ClusterRole: no writes, and no reads of
+    // Secrets (whose data `view` withholds), so both refusals can be tested.
+    if ctx.is_write() || rt.is("", "secrets") {
         let read_only = lock(&shared.faults).read_only_token.clone();
         if read_only.is_some() && ctx.token == read_only {
             return Err(forbidden(rp, ctx));

@@ -100,6 +100,14 @@ pub enum PlanError {
     #[error("unknown hook event `{0}`")]
     UnknownEvent(String),
 
+    #[error("no hook `{selector}` in event `{event}`")]
+    UnknownHook {
+        selector: String,
+        event: crate::Event,
+        /// The ids of the event's hooks, in plan order.
+        hooks: Vec<String>,
+    },
+
     #[error("no input: pass `-f FILE`, `-f DIR` or `-f -` for stdin")]
     NoInput,
 }
@@ -138,6 +146,12 @@ impl PlanError {
                 "use one of: {}",
                 crate::Event::ALL.map(|e| e.as_str()).join(", ")
             ),
+            PlanError::UnknownHook { event, hooks, .. } if hooks.is_empty() => {
+                format!("`{event}` has no hooks")
+            }
+            PlanError::UnknownHook { event, hooks, .. } => {
+                format!("the hooks of `{event}` are: {}", hooks.join(", "))
+            }
             PlanError::Read { .. } | PlanError::NoInput => return None,
         })
     }

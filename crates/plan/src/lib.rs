@@ -15,6 +15,8 @@ mod par;
 mod parse;
 mod plan;
 mod scope;
+mod select;
+mod stored;
 mod yaml;
 
 pub use error::{Location, PlanError};
@@ -31,6 +33,8 @@ pub use parse::{DELETE_ANNOTATION, HOOK_ANNOTATION, OUTPUT_LOG_ANNOTATION, WEIGH
 
 pub use plan::{Ordering, Plan, PlannedHook, TieBreak};
 pub use scope::{DEFAULT_NAMESPACE, is_cluster_scoped};
+pub use select::{HookSelector, Selection};
+pub use stored::{StoredDocument, stored_documents};
 
 /// Loads, parses and plans in one call: the common path for the CLI.
 pub fn plan_inputs(

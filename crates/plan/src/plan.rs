@@ -157,7 +157,7 @@ impl Catalog {
     }
 }
 
-fn tie_break(previous: &Hook, hook: &Hook, ordering: Ordering) -> TieBreak {
+pub(crate) fn tie_break(previous: &Hook, hook: &Hook, ordering: Ordering) -> TieBreak {
     let kind_differs = compare_kinds(&previous.kind, &hook.kind) != std::cmp::Ordering::Equal;
     let name_differs = previous.name != hook.name;
     match ordering {

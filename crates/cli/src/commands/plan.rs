@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 use hooks_plan::{Event, Ordering};
 
 use super::policies::PolicyArgs;
-use super::{ManifestArgs, parse_event};
+use super::{ClusterArgs, ManifestArgs, SelectArgs, parse_event, runtime};
 use crate::{Failure, exit_codes, render};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -39,12 +39,13 @@ pub(crate) struct PlanCommand {
     ordering: Ordering,
 
     #[command(flatten)]
+    select: SelectArgs,
+
+    #[command(flatten)]
     policies: PolicyArgs,
 
-    /// The release's namespace, where hooks without one go: two hooks naming one object
-    /// there are refused, and policies are told it (`context.namespace`).
-    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = hooks_plan::DEFAULT_NAMESPACE)]
-    namespace: String,
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 /// The plan JSON, with a `policies` section when policies ran: existing fields unchanged,
@@ -58,14 +59,39 @@ struct PolicedPlan<'a> {
 
 impl PlanCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
-        let plan = self
-            .manifests
-            .plan(self.event, self.ordering, &self.namespace)?;
+        // Manifests are planned without a cluster: the namespace is `-n`, else `default`.
+        // A release is read from the cluster: `-n`, else the context's namespace.
+        let (loaded, namespace) = match self.manifests.cluster_release() {
+            None => (
+                self.manifests.manifests()?,
+                self.cluster
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| hooks_plan::DEFAULT_NAMESPACE.to_owned()),
+            ),
+            Some(release) => {
+                let runtime = runtime()?;
+                let connection = runtime.block_on(self.cluster.connect())?;
+                let loaded = runtime.block_on(self.manifests.read_release(release, &connection))?;
+                (loaded, connection.namespace)
+            }
+        };
+        let plan = loaded.plan(
+            self.event,
+            self.ordering,
+            &namespace,
+            &self.select.selection(),
+            false,
+        )?;
         // `plan` never applies anything: policies are told it is a dry run.
         let (unpoliced, policed) = if self.policies.any() {
             (
                 None,
-                Some(self.policies.police(plan, &self.namespace, true)?.0),
+                Some(
+                    self.policies
+                        .police(plan, self.manifests.release_name(), &namespace, true)?
+                        .0,
+                ),
             )
         } else {
             (Some(plan), None)

@@ -31,10 +31,6 @@ pub(crate) struct PolicyArgs {
     /// ones.
     #[arg(long, value_name = "FILE")]
     pub policy_config: Vec<PathBuf>,
-
-    /// The release name policies are told (`context.release`).
-    #[arg(long, value_name = "NAME", default_value = "")]
-    pub release: String,
 }
 
 impl PolicyArgs {
@@ -42,17 +38,19 @@ impl PolicyArgs {
         !self.policies.is_empty() || !self.policy_config.is_empty()
     }
 
-    /// Loads the policies and polices `plan`; policies are told that hooks without a
-    /// namespace go to `namespace`. Also returns the policies' names, in order.
+    /// Loads the policies and polices `plan`; policies are told the release's name and
+    /// that hooks without a namespace go to `namespace`. Also returns the policies'
+    /// names, in order.
     pub(crate) fn police(
         &self,
         plan: Plan,
+        release: &str,
         namespace: &str,
         dry_run: bool,
     ) -> Result<(Policed, Vec<String>), Failure> {
         let (policies, ignored) = load(&self.policies, &self.policy_config)?;
         let ctx = PoliceContext {
-            release: self.release.clone(),
+            release: release.to_owned(),
             namespace: namespace.to_owned(),
             dry_run,
         };

@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use hooks_apply::{
-    ApplyError, ApplyMethod, ClientOptions, Connection, DryRun, ErrorClass, Event, EventKind,
-    EventSink, ExecuteOptions, Executor, FIELD_MANAGER, HookOutcome, Report, ShowLogs,
-    format_duration,
+    ApplyError, ApplyMethod, Connection, DryRun, Event, EventKind, EventSink, ExecuteOptions,
+    Executor, FIELD_MANAGER, HookOutcome, Report, ShowLogs, format_duration,
 };
 use hooks_plan::{Event as HookEvent, Ordering, Plan, escape};
 use serde::Serialize;
 
 use super::policies::PolicyArgs;
-use super::{ManifestArgs, parse_event};
+use super::{ClusterArgs, ManifestArgs, SelectArgs, parse_event, runtime};
 use crate::{Failure, exit_codes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,30 +50,24 @@ pub(crate) enum ShowLogsArg {
 #[derive(Debug, Args)]
 pub(crate) struct RunCommand {
     /// The lifecycle event: pre-install, post-install, pre-upgrade, post-upgrade,
-    /// pre-delete, post-delete, pre-rollback, post-rollback or test.
-    #[arg(value_parser = parse_event)]
-    event: HookEvent,
+    /// pre-delete, post-delete, pre-rollback, post-rollback or test. With `--release`,
+    /// also `install` or `upgrade` (pre- then post-), or `auto`: install when the release
+    /// is not in the cluster, upgrade when it is.
+    #[arg(value_parser = parse_target, value_name = "EVENT")]
+    event: Target,
 
     #[command(flatten)]
     manifests: ManifestArgs,
+
+    #[command(flatten)]
+    select: SelectArgs,
 
     /// Policies run over the plan before anything is applied; a denial applies nothing.
     #[command(flatten)]
     policies: PolicyArgs,
 
-    /// The namespace for namespaced hooks whose manifest names none (default: the
-    /// context's namespace, else `default`). Policies are told the same.
-    #[arg(short, long)]
-    namespace: Option<String>,
-
-    /// The kubeconfig context to use (default: the current context).
-    #[arg(long)]
-    context: Option<String>,
-
-    /// The kubeconfig file (default: `KUBECONFIG`, else `~/.kube/config`, else the pod's
-    /// service account).
-    #[arg(long, value_name = "FILE")]
-    kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
 
     /// How long each wait may take: a deletion, a create, a Job or Pod finishing.
     /// E.g. `500ms`, `30s`, `5m`, `1h`, `1m30s`.
@@ -141,6 +134,29 @@ pub(crate) struct Policing {
     pub decisions: Vec<serde_json::Value>,
 }
 
+/// What `run` was asked to run: one event, or an action's two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Event(HookEvent),
+    /// pre-install, then post-install.
+    Install,
+    /// pre-upgrade, then post-upgrade.
+    Upgrade,
+    /// [`Target::Install`] when the release is not in the cluster, else [`Target::Upgrade`].
+    Auto,
+}
+
+fn parse_target(value: &str) -> Result<Target, String> {
+    match value {
+        "install" => Ok(Target::Install),
+        "upgrade" => Ok(Target::Upgrade),
+        "auto" => Ok(Target::Auto),
+        other => parse_event(other)
+            .map(Target::Event)
+            .map_err(|e| format!("{e}; or `install`, `upgrade`, `auto` with `--release`")),
+    }
+}
+
 impl RunCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
         if self.force_conflicts && !self.server_side {
@@ -152,27 +168,156 @@ impl RunCommand {
                 "drop `--server-side=false`, or drop `--force-conflicts`".into(),
             )));
         }
-        let catalog = self.manifests.catalog()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        self.check_target()?;
+        // Manifests are read before the kubeconfig, so bad input is told without a cluster.
+        let manifests = match self.manifests.cluster_release() {
+            None => Some(self.manifests.manifests()?),
+            Some(_) => None,
+        };
+        let runtime = runtime()?;
         // Reading the kubeconfig touches no cluster. It comes before planning because the
         // namespace hooks really go to (`-n`, else the context's) tells which hooks name
         // one object, and policies are told it.
-        let connection = runtime
-            .block_on(Connection::connect(&ClientOptions {
-                kubeconfig: self.kubeconfig.clone(),
-                context: self.context.clone(),
-                namespace: self.namespace.clone(),
-            }))
-            .map_err(apply_failure)?;
-        let plan = catalog.into_plan_in(self.event, self.ordering, &connection.namespace)?;
-        std::io::stderr()
-            .lock()
-            .write_all(crate::render::warnings(&plan.warnings).as_bytes())?;
-        let (plan, policing) = self.police(plan, &connection.namespace)?;
-        let report = runtime.block_on(self.apply(connection, &plan))?;
-        self.finish(&plan, &policing, &report)
+        let connection = runtime.block_on(self.cluster.connect())?;
+        let loaded = match (manifests, self.manifests.cluster_release()) {
+            (Some(loaded), _) => loaded,
+            (None, Some(release)) => {
+                runtime.block_on(self.manifests.read_release(release, &connection))?
+            }
+            (None, None) => unreachable!("manifests are read when no release is"),
+        };
+        let events = runtime.block_on(self.events(&connection))?;
+        // Every event is planned and policed before anything is applied: bad input or a
+        // denial in `post-install` stops `install` before `pre-install` runs.
+        let mut plans = Vec::with_capacity(events.len());
+        for &event in &events {
+            let plan = loaded.plan(
+                event,
+                self.ordering,
+                &connection.namespace,
+                &self.select.selection(),
+                events.len() > 1,
+            )?;
+            std::io::stderr()
+                .lock()
+                .write_all(crate::render::warnings(&plan.warnings).as_bytes())?;
+            plans.push(plan);
+        }
+        if let Some(release) = &loaded.release
+            && plans.iter().all(|plan| plan.hooks.is_empty())
+        {
+            return Err(release.no_hooks(&loaded.catalog, &events).into());
+        }
+        let plans = plans
+            .into_iter()
+            .map(|plan| self.police(plan, &connection.namespace))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut runs = Vec::with_capacity(plans.len());
+        for (plan, policing) in plans {
+            let report = runtime.block_on(self.apply(connection.clone(), &plan))?;
+            writeln!(std::io::stderr().lock(), "{}", summary(&plan, &report))?;
+            let failed = report.error.is_some();
+            runs.push((plan, policing, report));
+            // A failed pre- hook stops the action, as in Helm: post- hooks never run.
+            if failed {
+                break;
+            }
+        }
+        self.finish(&runs)
+    }
+
+    /// `install`, `upgrade` and `auto` act on a release, and on all of an event's hooks.
+    fn check_target(&self) -> Result<(), Failure> {
+        if matches!(self.event, Target::Event(_)) {
+            return Ok(());
+        }
+        if self.manifests.release.is_none() {
+            return Err(Failure::new(
+                exit_codes::BAD_INPUT,
+                anyhow::anyhow!("`run {}` needs `--release NAME`", self.target_name()),
+            )
+            .with_hint(Some(
+                "name the release (its hooks are read from the cluster without `-f`), or run one event, e.g. `run pre-install -f …`".into(),
+            )));
+        }
+        if !self.select.include.is_empty() || !self.select.exclude.is_empty() {
+            return Err(Failure::new(
+                exit_codes::BAD_INPUT,
+                anyhow::anyhow!(
+                    "`--hook` and `--exclude-hook` pick hooks of one event, not of `run {}`",
+                    self.target_name()
+                ),
+            )
+            .with_hint(Some(
+                "run the events one at a time, e.g. `run pre-install --hook …`".into(),
+            )));
+        }
+        Ok(())
+    }
+
+    fn target_name(&self) -> &'static str {
+        match self.event {
+            Target::Event(event) => event.as_str(),
+            Target::Install => "install",
+            Target::Upgrade => "upgrade",
+            Target::Auto => "auto",
+        }
+    }
+
+    /// The events to run, in order; for `install`, `upgrade` and `auto`, says on stderr
+    /// which were chosen and why.
+    async fn events(&self, connection: &Connection) -> Result<Vec<HookEvent>, Failure> {
+        let install = vec![HookEvent::PreInstall, HookEvent::PostInstall];
+        let upgrade = vec![HookEvent::PreUpgrade, HookEvent::PostUpgrade];
+        let (events, why) = match self.event {
+            Target::Event(event) => return Ok(vec![event]),
+            Target::Install => (install, "as asked".to_owned()),
+            Target::Upgrade => (upgrade, "as asked".to_owned()),
+            Target::Auto => {
+                let name = self.manifests.release_name();
+                // Every revision, not only the one read for its hooks: the newest says
+                // whether the release is there (a failed upgrade is still a release).
+                let revisions = hooks_releases::ReleaseStore::new(
+                    connection.client.clone(),
+                    &connection.namespace,
+                    self.manifests.storage.driver()?,
+                )
+                .revisions(name)
+                .await?;
+                match revisions.last() {
+                    None => (
+                        install,
+                        format!(
+                            "release `{name}` is not in namespace `{}`",
+                            connection.namespace
+                        ),
+                    ),
+                    // `helm uninstall --keep-history` keeps the records; Helm's
+                    // `upgrade --install` installs over them.
+                    Some(latest) if latest.status == hooks_releases::Status::Uninstalled => (
+                        install,
+                        format!(
+                            "release `{name}` was uninstalled (revision {latest} is its latest)"
+                        ),
+                    ),
+                    Some(latest) => (
+                        upgrade,
+                        format!(
+                            "release `{name}` exists in namespace `{}` (latest revision {latest})",
+                            connection.namespace
+                        ),
+                    ),
+                }
+            }
+        };
+        writeln!(
+            std::io::stderr().lock(),
+            "{}: running {} then {}: {why}; the release's other objects are not applied",
+            self.target_name(),
+            events[0],
+            events[1]
+        )?;
+        Ok(events)
     }
 
     /// Runs the configured policies over the plan: the one place where policing happens,
@@ -181,9 +326,12 @@ impl RunCommand {
         if !self.policies.any() {
             return Ok((plan, Policing::default()));
         }
-        let (policed, names) =
-            self.policies
-                .police(plan, namespace, self.dry_run != DryRunArg::None)?;
+        let (policed, names) = self.policies.police(
+            plan,
+            self.manifests.release_name(),
+            namespace,
+            self.dry_run != DryRunArg::None,
+        )?;
         // Every decision goes to stderr before anything is applied, like the progress.
         std::io::stderr()
             .lock()
@@ -262,36 +410,49 @@ impl RunCommand {
         Ok(report)
     }
 
-    fn finish(&self, plan: &Plan, policing: &Policing, report: &Report) -> Result<i32, Failure> {
-        let mut stderr = std::io::stderr().lock();
-        writeln!(stderr, "{}", summary(plan, report))?;
-        drop(stderr);
-        let document = RunReport {
-            report,
-            ordering: plan.ordering,
-            policies: policing,
+    /// Writes the reports of the events that ran: one document for one event, a list for
+    /// an action's two. The exit code is the last event's.
+    fn finish(&self, runs: &[(Plan, Policing, Report)]) -> Result<i32, Failure> {
+        let documents: Vec<RunReport<'_>> = runs
+            .iter()
+            .map(|(plan, policing, report)| RunReport {
+                report,
+                ordering: plan.ordering,
+                policies: policing,
+            })
+            .collect();
+        let json = |pretty: bool| -> Result<String, serde_json::Error> {
+            match (documents.as_slice(), pretty) {
+                ([one], true) => serde_json::to_string_pretty(one),
+                ([one], false) => serde_json::to_string(one),
+                (all, true) => serde_json::to_string_pretty(all),
+                (all, false) => serde_json::to_string(all),
+            }
         };
         if let Some(path) = &self.report {
-            let text = serde_json::to_string_pretty(&document)?;
-            write_file(path, "report", &(text + "\n"))?;
+            write_file(path, "report", &(json(true)? + "\n"))?;
         }
         if let Some(path) = &self.junit {
-            write_file(
-                path,
-                "JUnit report",
-                &super::run_junit::from_report(plan, report).render(),
-            )?;
+            let mut suites = runs
+                .iter()
+                .map(|(plan, _, report)| super::run_junit::from_report(plan, report));
+            let mut all = suites.next().expect("at least one event ran");
+            for more in suites {
+                all.suites.extend(more.suites);
+            }
+            write_file(path, "JUnit report", &all.render())?;
         }
         if self.output == RunOutput::Json {
             let mut stdout = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut stdout, &document)?;
+            stdout.write_all(json(true)?.as_bytes())?;
             writeln!(stdout)?;
         }
+        let (_, _, report) = runs.last().expect("at least one event ran");
         match &report.error {
             None => Ok(exit_codes::SUCCESS),
             Some(error) => {
                 writeln!(std::io::stderr().lock(), "{}", render_error(error))?;
-                Ok(exit_code(error.class()))
+                Ok(crate::failure::apply_exit_code(error.class()))
             }
         }
     }
@@ -334,20 +495,6 @@ struct RunReport<'a> {
     report: &'a Report,
     ordering: Ordering,
     policies: &'a Policing,
-}
-
-fn exit_code(class: ErrorClass) -> i32 {
-    match class {
-        ErrorClass::BadInput => exit_codes::BAD_INPUT,
-        ErrorClass::Cluster => exit_codes::CLUSTER_ERROR,
-        ErrorClass::HookFailed => exit_codes::HOOK_FAILED,
-        ErrorClass::Interrupted => exit_codes::INTERRUPTED,
-    }
-}
-
-fn apply_failure(error: ApplyError) -> Failure {
-    let hint = error.hint();
-    Failure::new(exit_code(error.class()), error).with_hint(hint)
 }
 
 fn summary(plan: &Plan, report: &Report) -> String {

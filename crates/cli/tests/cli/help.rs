@@ -18,6 +18,11 @@ fn run_help() {
 }
 
 #[test]
+fn gc_help() {
+    insta::assert_snapshot!(transcript(&run(&["gc", "--help"])));
+}
+
+#[test]
 fn no_arguments_is_a_usage_error() {
     let output = run(&[]);
     assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));

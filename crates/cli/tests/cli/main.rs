@@ -7,6 +7,7 @@ mod help;
 mod hostile;
 mod plan;
 mod policy;
+mod releases;
 mod reports;
 mod run;
 mod util;

@@ -37,7 +37,8 @@ struct Args {
     /// Bearer token to put in the kubeconfig (only sent by clients over --tls).
     #[arg(long)]
     token: Option<String>,
-    /// Requests with this bearer token get 403 Forbidden on writes.
+    /// Requests with this bearer token get 403 Forbidden on writes and on Secrets (as
+    /// Kubernetes' `view` role).
     #[arg(long, value_name = "TOKEN")]
     read_only_token: Option<String>,
     /// How long simulated pods run.

@@ -31,6 +31,14 @@ async fn read_only_token_over_tls_is_forbidden_to_write() {
         .await
         .success();
     assert!(out.stdout.contains("namespace/default"), "{}", out.stdout);
+    // Except of Secrets, as with Kubernetes' `view` role.
+    let out = k.kubectl(&["get", "secrets"]).await.failure();
+    assert!(
+        out.stderr
+            .contains("secrets is forbidden: User \"read-only\" cannot list resource \"secrets\""),
+        "{}",
+        out.stderr
+    );
 
     // Any other token may write.
     let admin = k.kubeconfig_with_token("admin-kubeconfig", "admin");
