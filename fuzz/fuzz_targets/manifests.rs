@@ -1,10 +1,11 @@
 //! The manifest loader, Helm's annotation rules and planning, on any input, as YAML and as
 //! JSON: an error is fine, a panic or a hang is a bug. And the JSON text policies get is
-//! exactly what the full reader's value prints.
+//! exactly what the full reader's value prints. Reading hooks whole (as for policies)
+//! plans exactly what reading heads plans.
 
 #![no_main]
 
-use hooks_plan::{Event, Format, Input, LoadOptions, Ordering};
+use hooks_plan::{Event, Format, Input, LoadOptions, Ordering, Reading};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,7 +18,21 @@ fuzz_target!(|data: &[u8]| {
         let Ok(documents) = hooks_plan::load(&[input], &LoadOptions::default()) else {
             continue;
         };
-        let Ok(catalog) = hooks_plan::parse(&documents) else {
+        let heads = hooks_plan::parse(&documents);
+        let whole = hooks_plan::parse_with(&documents, Reading::Whole);
+        match (&heads, &whole) {
+            (Ok(heads), Ok(whole)) => {
+                assert_eq!(heads.warnings, whole.warnings);
+                assert_eq!(heads.hooks.len(), whole.hooks.len());
+                for (a, b) in heads.hooks.iter().zip(&whole.hooks) {
+                    assert_eq!((&a.id, a.weight, &a.warnings), (&b.id, b.weight, &b.warnings));
+                    assert_eq!(a.manifest().ok(), b.manifest().ok(), "{}", a.id);
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => panic!("the readings disagree: {a:?} vs {b:?}"),
+        }
+        let Ok(catalog) = heads else {
             continue;
         };
         for hook in &catalog.hooks {

@@ -28,7 +28,7 @@ pub use hook::{
 };
 pub use kind_order::{INSTALL_ORDER, install_rank};
 pub use load::{Document, Format, Input, LoadOptions, Text, load};
-pub use parse::{Catalog, Skipped, parse};
+pub use parse::{Catalog, Reading, Skipped, parse, parse_with};
 pub use parse::{DELETE_ANNOTATION, HOOK_ANNOTATION, OUTPUT_LOG_ANNOTATION, WEIGHT_ANNOTATION};
 
 pub use plan::{Ordering, Plan, PlannedHook, TieBreak};

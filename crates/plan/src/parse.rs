@@ -32,6 +32,18 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// How much of each hook document planning reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reading {
+    /// The head (`apiVersion`, `kind`, `metadata`) only, which is all planning needs.
+    #[default]
+    Heads,
+    /// Hooks whole, converted to JSON text in the same pass, for when policies will read
+    /// every hook's manifest: reading a YAML hook for its head and again for policies
+    /// scanned every byte twice, and the scan is most of what a policy costs a process.
+    Whole,
+}
+
 /// What one document turned out to be.
 enum Classified {
     /// Empty, or a regular resource: not ours to plan.
@@ -49,9 +61,15 @@ struct Classification {
 
 /// Parses every document's head and classifies it: hook, regular resource, or dropped.
 pub fn parse(documents: &[Document]) -> Result<Catalog, PlanError> {
+    parse_with(documents, Reading::Heads)
+}
+
+/// [`parse`], reading hooks as much as `reading` says: the same catalog either way, with
+/// YAML hooks held as JSON text after [`Reading::Whole`].
+pub fn parse_with(documents: &[Document], reading: Reading) -> Result<Catalog, PlanError> {
     let mut hooks: Vec<Hook> = Vec::new();
     let mut catalog = Catalog::default();
-    for part in classify_all(documents) {
+    for part in classify_all(documents, reading) {
         let part = part?;
         if hooks.is_empty() {
             hooks = part.hooks;
@@ -72,25 +90,36 @@ pub fn parse(documents: &[Document]) -> Result<Catalog, PlanError> {
     Ok(catalog)
 }
 
-/// Below this much text, starting threads costs more than it saves.
+/// Below this much text, starting threads costs more than it saves: reading heads is
+/// quick, reading hooks whole is about twice the work per byte.
 const PARALLEL_THRESHOLD_BYTES: usize = 1 << 20;
+const PARALLEL_THRESHOLD_BYTES_WHOLE: usize = 64 << 10;
 
 /// Classifies every document, on all cores for large inputs: documents are independent,
 /// and reading them is nearly all of planning's time. Each worker takes a contiguous run
 /// of documents and stops at its first error, and runs are joined in order, so the error
 /// reported is the first in the input, as in a sequential read.
-fn classify_all(documents: &[Document]) -> Vec<Result<Classification, PlanError>> {
+fn classify_all(
+    documents: &[Document],
+    reading: Reading,
+) -> Vec<Result<Classification, PlanError>> {
     let bytes: usize = documents.iter().map(|d| d.text.as_str().len()).sum();
-    crate::par::map_chunks(documents, bytes, PARALLEL_THRESHOLD_BYTES, classify_run)
+    let threshold = match reading {
+        Reading::Heads => PARALLEL_THRESHOLD_BYTES,
+        Reading::Whole => PARALLEL_THRESHOLD_BYTES_WHOLE,
+    };
+    crate::par::map_chunks(documents, bytes, threshold, |run| {
+        classify_run(run, reading)
+    })
 }
 
-fn classify_run(documents: &[Document]) -> Result<Classification, PlanError> {
+fn classify_run(documents: &[Document], reading: Reading) -> Result<Classification, PlanError> {
     let mut run = Classification {
         hooks: Vec::with_capacity(documents.len()),
         dropped: Vec::new(),
     };
     for document in documents {
-        match classify(document)? {
+        match classify(document, reading)? {
             Classified::Ignored => {}
             Classified::Hook(hook) => run.hooks.push(*hook),
             Classified::Dropped(skipped, warning) => run.dropped.push((skipped, warning)),
@@ -99,9 +128,21 @@ fn classify_run(documents: &[Document]) -> Result<Classification, PlanError> {
     Ok(run)
 }
 
-fn classify(document: &Document) -> Result<Classified, PlanError> {
+fn classify(document: &Document, reading: Reading) -> Result<Classified, PlanError> {
     let at = document.location();
-    let head = match parse_head(document, &at)? {
+    let whole = match reading {
+        Reading::Whole => read_whole(document),
+        Reading::Heads => None,
+    };
+    let (head, text, format) = match whole {
+        Some((head, json)) => (head, crate::Text::new(json), Format::Json),
+        None => (
+            parse_head(document, &at)?,
+            document.text.clone(),
+            document.format,
+        ),
+    };
+    let head = match head {
         Top::Empty => return Ok(Classified::Ignored),
         Top::NotAnObject(found) => return Err(PlanError::NotAnObject { at, found }),
         Top::Object(head) => head,
@@ -222,8 +263,8 @@ fn classify(document: &Document) -> Result<Classified, PlanError> {
         input_position: 0,
         location: at,
         source_line: document.source_line,
-        text: document.text.clone(),
-        format: document.format,
+        text,
+        format,
         warnings,
     };
     Ok(Classified::Hook(Box::new(hook)))
@@ -363,6 +404,26 @@ fn parse_head(document: &Document, at: &Location) -> Result<Top, PlanError> {
     }
 }
 
+/// A YAML hook document read whole: its head and its JSON text, in one scan. `None` where
+/// the head is not the plain case (no `helm.sh/hook` in the text, an empty document, a
+/// field of the wrong type, `null` where a string belongs): the head is then read from
+/// the YAML, as [`Reading::Heads`] reads it, so every message is the same either way;
+/// so is a document that does not convert.
+fn read_whole(document: &Document) -> Option<(Top, String)> {
+    // A document that does not spell the annotation is not a hook: its head is all that
+    // is read of it. (One that escapes it, `helm.sh\x2fhook`, is read as a hook by the
+    // head path, and its manifest converted when a policy asks.)
+    if document.format != Format::Yaml || !document.text.as_str().contains(HOOK_ANNOTATION) {
+        return None;
+    }
+    // A document that does not convert is read the way heads are, so its error (or none,
+    // where the head reads and the body is broken) is the same as with `Reading::Heads`.
+    let Ok(Some(json)) = yaml::to_json_text(document.text.as_str()) else {
+        return None;
+    };
+    yaml::plain_head_from_json_text(&json).map(|head| (Top::Object(head), json))
+}
+
 /// The whole document as JSON text, for policies: written as it is read, not printed from
 /// a value (JSON documents are their own text).
 pub(crate) fn document_to_json_text<'a>(
@@ -396,4 +457,51 @@ pub(crate) fn document_to_json(
         at: at.clone(),
         found: "empty",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Input, LoadOptions};
+
+    fn documents(yaml: &str) -> Vec<Document> {
+        let input = Input::Text {
+            name: "t.yaml".into(),
+            content: yaml.into(),
+        };
+        crate::load(&[input], &LoadOptions::default()).unwrap()
+    }
+
+    const HOOK: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: a\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"-1\"\nspec: {x: 0755}\n";
+
+    #[test]
+    fn reading_whole_holds_a_plain_hook_as_json_text_read_once() {
+        let catalog = parse_with(&documents(HOOK), Reading::Whole).unwrap();
+        let hook = &catalog.hooks[0];
+        assert_eq!((hook.format, hook.weight), (Format::Json, -1));
+        assert_eq!(
+            hook.text.as_str(),
+            r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"a","annotations":{"helm.sh/hook":"pre-install","helm.sh/hook-weight":"-1"}},"spec":{"x":493}}"#
+        );
+        // Reading heads keeps the YAML.
+        let heads = parse(&documents(HOOK)).unwrap();
+        assert_eq!(heads.hooks[0].format, Format::Yaml);
+    }
+
+    #[test]
+    fn reading_whole_reads_an_irregular_head_as_heads_are_read() {
+        // An unquoted weight is an error whose message quotes the YAML as written.
+        let yaml = HOOK.replace("\"-1\"", "-1");
+        let heads = parse(&documents(&yaml)).unwrap_err().to_string();
+        let whole = parse_with(&documents(&yaml), Reading::Whole)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(heads, whole);
+        // A broken body under a good head: the same error, with its line.
+        let broken = HOOK.replace("{x: 0755}", "{x: [1, 2}");
+        let heads = parse(&documents(&broken)).unwrap_err().to_string();
+        let whole = parse_with(&documents(&broken), Reading::Whole).unwrap_err().to_string();
+        assert_eq!(heads, whole);
+        assert!(heads.contains("line 8"), "{heads}");
+    }
 }

@@ -1,7 +1,7 @@
 //! One test per rule of Helm's hook semantics (DESIGN.md §3), each against what
 //! helm/helm's manifest sorter and `execHook` really do.
 
-use hooks_plan::{Event, Input, LoadOptions, Ordering, Plan, PlanError, TieBreak};
+use hooks_plan::{Event, Input, LoadOptions, Ordering, Plan, PlanError, Reading, TieBreak};
 
 fn text(name: &str, content: &str) -> Input {
     Input::Text {
@@ -10,8 +10,34 @@ fn text(name: &str, content: &str) -> Input {
     }
 }
 
+/// Plans with both readings, which must agree on everything but how a hook's text is
+/// held (YAML, or JSON after `Reading::Whole`): so every rule here is checked both ways.
 fn plan_of(inputs: &[Input], event: Event, ordering: Ordering) -> Result<Plan, PlanError> {
-    hooks_plan::plan_inputs(inputs, &LoadOptions::default(), event, ordering)
+    let documents = hooks_plan::load(inputs, &LoadOptions::default())?;
+    let heads = hooks_plan::parse(&documents).and_then(|c| c.into_plan(event, ordering));
+    let whole = hooks_plan::parse_with(&documents, Reading::Whole)
+        .and_then(|c| c.into_plan(event, ordering));
+    match (&heads, &whole) {
+        (Ok(heads), Ok(whole)) => {
+            let shown = |plan: &Plan| serde_json::to_value(plan).unwrap();
+            assert_eq!(
+                shown(heads),
+                shown(whole),
+                "the readings planned differently"
+            );
+            for (a, b) in heads.hooks.iter().zip(&whole.hooks) {
+                assert_eq!(
+                    a.hook.manifest().ok(),
+                    b.hook.manifest().ok(),
+                    "{}",
+                    a.hook.id
+                );
+            }
+        }
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        _ => panic!("one reading failed: {heads:?} / {whole:?}"),
+    }
+    heads
 }
 
 fn plan(yaml: &str, event: Event) -> Plan {

@@ -72,7 +72,8 @@ impl ManifestArgs {
 
     /// Loads and parses the manifests: every bad-input error except two hooks naming one
     /// object, which needs the release's namespace to tell.
-    pub fn catalog(&self) -> Result<Catalog, hooks_plan::PlanError> {
+    /// `reading` is [`hooks_plan::Reading::Whole`] when policies will read the hooks.
+    pub fn catalog(&self, reading: hooks_plan::Reading) -> Result<Catalog, hooks_plan::PlanError> {
         let inputs: Vec<hooks_plan::Input> = self
             .files
             .iter()
@@ -81,13 +82,13 @@ impl ManifestArgs {
         let options = hooks_plan::LoadOptions {
             max_input_bytes: self.max_input_size,
         };
-        hooks_plan::parse(&hooks_plan::load(&inputs, &options)?)
+        hooks_plan::parse_with(&hooks_plan::load(&inputs, &options)?, reading)
     }
 
     /// The manifests' hooks.
-    pub fn manifests(&self) -> Result<Loaded, Failure> {
+    pub fn manifests(&self, reading: hooks_plan::Reading) -> Result<Loaded, Failure> {
         Ok(Loaded {
-            catalog: self.catalog()?,
+            catalog: self.catalog(reading)?,
             release: None,
         })
     }

@@ -63,7 +63,7 @@ impl PlanCommand {
         // A release is read from the cluster: `-n`, else the context's namespace.
         let (loaded, namespace) = match self.manifests.cluster_release() {
             None => (
-                self.manifests.manifests()?,
+                self.manifests.manifests(self.policies.reading())?,
                 self.cluster
                     .namespace
                     .clone()

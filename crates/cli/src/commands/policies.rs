@@ -38,6 +38,15 @@ impl PolicyArgs {
         !self.policies.is_empty() || !self.policy_config.is_empty()
     }
 
+    /// Policies read every hook whole, so planning reads them whole in the same pass.
+    pub(crate) fn reading(&self) -> hooks_plan::Reading {
+        if self.any() {
+            hooks_plan::Reading::Whole
+        } else {
+            hooks_plan::Reading::Heads
+        }
+    }
+
     /// Loads the policies and polices `plan`; policies are told the release's name and
     /// that hooks without a namespace go to `namespace`. Also returns the policies'
     /// names, in order.

@@ -171,7 +171,7 @@ impl RunCommand {
         self.check_target()?;
         // Manifests are read before the kubeconfig, so bad input is told without a cluster.
         let manifests = match self.manifests.cluster_release() {
-            None => Some(self.manifests.manifests()?),
+            None => Some(self.manifests.manifests(self.policies.reading())?),
             Some(_) => None,
         };
         let runtime = runtime()?;

@@ -106,6 +106,49 @@ pub(crate) fn head(text: &str) -> Result<Top, YamlError> {
 }
 
 /// The head of a document that was parsed whole (JSON input, or the YAML fallback).
+/// The head of a JSON object whose head fields are all strings (`namespace` may be
+/// absent): the common case, read without building the document. `None` for anything
+/// else, which the caller reads the slow way for its exact message.
+pub(crate) fn plain_head_from_json_text(json: &str) -> Option<Head> {
+    use std::collections::BTreeMap;
+
+    #[derive(serde::Deserialize)]
+    struct Plain<'a> {
+        #[serde(rename = "apiVersion", borrow)]
+        api_version: Cow<'a, str>,
+        #[serde(borrow)]
+        kind: Cow<'a, str>,
+        #[serde(borrow)]
+        metadata: Metadata<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata<'a> {
+        #[serde(borrow)]
+        name: Cow<'a, str>,
+        #[serde(borrow, default)]
+        namespace: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        annotations: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+    }
+    // The writer emits each key once (a document with a duplicate key is written from
+    // its last-wins value), so a map loses nothing here.
+    let plain: Plain<'_> = serde_json::from_str(json).ok()?;
+    let string = |s: Cow<'_, str>| Scalar::Str(s.into_owned());
+    Some(Head {
+        api_version: Some(string(plain.api_version)),
+        kind: Some(string(plain.kind)),
+        name: Some(string(plain.metadata.name)),
+        namespace: plain.metadata.namespace.map(string),
+        annotations: plain
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), string(v)))
+            .collect(),
+    })
+}
+
 pub(crate) fn head_from_json(value: Value) -> Top {
     head_from_value(Some(value))
 }
