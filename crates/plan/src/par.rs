@@ -14,8 +14,7 @@ pub(crate) fn map_chunks<T: Sync, R: Send>(
     if bytes < threshold || items.len() < 2 {
         return vec![f(items)];
     }
-    // Asked only here: on Linux it reads the cgroup's CPU quota from files.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let threads = threads();
     if threads < 2 {
         return vec![f(items)];
     }
@@ -35,4 +34,11 @@ pub(crate) fn map_chunks<T: Sync, R: Send>(
             })
             .collect()
     })
+}
+
+/// The threads worth starting, asked once per process: on Linux the answer reads the
+/// cgroup's CPU quota from three files.
+fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
 }

@@ -90,10 +90,9 @@ pub fn parse_with(documents: &[Document], reading: Reading) -> Result<Catalog, P
     Ok(catalog)
 }
 
-/// Below this much text, starting threads costs more than it saves: reading heads is
-/// quick, reading hooks whole is about twice the work per byte.
-const PARALLEL_THRESHOLD_BYTES: usize = 1 << 20;
-const PARALLEL_THRESHOLD_BYTES_WHOLE: usize = 64 << 10;
+/// Below this much text, starting threads costs more than it saves (a thread starts in
+/// tens of microseconds; 128 KiB of YAML takes a few milliseconds to read).
+const PARALLEL_THRESHOLD_BYTES: usize = 128 << 10;
 
 /// Classifies every document, on all cores for large inputs: documents are independent,
 /// and reading them is nearly all of planning's time. Each worker takes a contiguous run
@@ -104,11 +103,7 @@ fn classify_all(
     reading: Reading,
 ) -> Vec<Result<Classification, PlanError>> {
     let bytes: usize = documents.iter().map(|d| d.text.as_str().len()).sum();
-    let threshold = match reading {
-        Reading::Heads => PARALLEL_THRESHOLD_BYTES,
-        Reading::Whole => PARALLEL_THRESHOLD_BYTES_WHOLE,
-    };
-    crate::par::map_chunks(documents, bytes, threshold, |run| {
+    crate::par::map_chunks(documents, bytes, PARALLEL_THRESHOLD_BYTES, |run| {
         classify_run(run, reading)
     })
 }
@@ -500,7 +495,9 @@ mod tests {
         // A broken body under a good head: the same error, with its line.
         let broken = HOOK.replace("{x: 0755}", "{x: [1, 2}");
         let heads = parse(&documents(&broken)).unwrap_err().to_string();
-        let whole = parse_with(&documents(&broken), Reading::Whole).unwrap_err().to_string();
+        let whole = parse_with(&documents(&broken), Reading::Whole)
+            .unwrap_err()
+            .to_string();
         assert_eq!(heads, whole);
         assert!(heads.contains("line 8"), "{heads}");
     }

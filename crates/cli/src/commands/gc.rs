@@ -162,9 +162,10 @@ impl GcCommand {
                         })
                         .collect(),
                 };
-                let mut stdout = std::io::stdout().lock();
+                let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
                 serde_json::to_writer_pretty(&mut stdout, &report)?;
                 writeln!(stdout)?;
+                stdout.flush()?;
             }
         }
         Ok(if failed {

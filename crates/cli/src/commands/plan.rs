@@ -101,7 +101,9 @@ impl PlanCommand {
             (None, Some(policed)) => &policed.plan,
             (None, None) => unreachable!("one of the two is set"),
         };
-        let mut stdout = std::io::stdout().lock();
+        // Buffered: stdout is line-buffered, and a plan of a thousand hooks is tens of
+        // thousands of lines, each a write(2) of its own.
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
         match self.output {
             PlanOutput::Table => {
                 stdout.write_all(render::plan_table(plan).as_bytes())?;
@@ -138,6 +140,7 @@ impl PlanCommand {
                 stdout.write_all(text.as_bytes())?;
             }
         }
+        stdout.flush()?;
         if policed.as_ref().is_some_and(|p| p.denied) {
             return Ok(exit_codes::DENIED);
         }
