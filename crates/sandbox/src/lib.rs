@@ -35,6 +35,8 @@ mod call;
 #[cfg(feature = "runtime")]
 mod engine;
 #[cfg(feature = "runtime")]
+mod contract;
+#[cfg(feature = "runtime")]
 mod load;
 #[cfg(feature = "runtime")]
 mod pipeline;
@@ -51,7 +53,7 @@ pub use config::{
 };
 pub use error::SandboxError;
 pub use limits::{Limit, Limits};
-pub use role::{CONTRACT_VERSION, Role};
+pub use role::{CONTRACT_VERSION, Contract, Role};
 
 #[cfg(feature = "runtime")]
 pub use config::load_policies;
