@@ -6,3 +6,4 @@ mod divergences;
 mod example_chart;
 mod server_side;
 mod util;
+mod waves;

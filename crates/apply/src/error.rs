@@ -161,7 +161,8 @@ pub enum ApplyError {
         what: String,
         timeout: Duration,
         /// Its own annotation, or the run's `--timeout`: the hint says which to raise.
-        source: hooks_plan::TimeoutSource,
+        /// (Not `source`, which thiserror takes for the error's cause.)
+        from: hooks_plan::TimeoutSource,
     },
 
     #[error("interrupted{}", running(hooks))]
@@ -273,7 +274,7 @@ impl ApplyError {
                 "the hook's logs are shown above when it was a Job or a Pod; `--show-logs always` shows them for every hook".into()
             }
             ApplyError::Timeout {
-                source: hooks_plan::TimeoutSource::Annotation,
+                from: hooks_plan::TimeoutSource::Annotation,
                 ..
             } => format!(
                 "raise the hook's `{}` annotation if it needs longer, or check why it is stuck: `kubectl describe`",

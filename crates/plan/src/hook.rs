@@ -157,6 +157,33 @@ impl Hook {
     pub fn manifest(&self) -> Result<serde_json::Value, crate::PlanError> {
         crate::parse::document_to_json(self.text.as_str(), self.format, &self.location)
     }
+
+    /// The full manifest as JSON text: the document itself when it is JSON already. The
+    /// same text as [`Hook::manifest`] printed, without building the value.
+    pub fn manifest_json(&self) -> Result<std::borrow::Cow<'_, str>, crate::PlanError> {
+        crate::parse::document_to_json_text(self.text.as_str(), self.format, &self.location)
+    }
+}
+
+/// Below this much YAML, converting on one thread beats starting others.
+const JSON_PARALLEL_THRESHOLD_BYTES: usize = 64 * 1024;
+
+/// [`Hook::manifest_json`] of every hook, in order, on all cores when there is enough YAML
+/// to read: what policing needs of a plan before the first policy runs.
+pub fn manifests_json<'a>(
+    hooks: &[&'a Hook],
+) -> Vec<Result<std::borrow::Cow<'a, str>, crate::PlanError>> {
+    let yaml: usize = hooks
+        .iter()
+        .filter(|h| h.format == crate::Format::Yaml)
+        .map(|h| h.text.as_str().len())
+        .sum();
+    crate::par::map_chunks(hooks, yaml, JSON_PARALLEL_THRESHOLD_BYTES, |part| {
+        part.iter().map(|h| h.manifest_json()).collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Parses `helm.sh/hook-weight` exactly like Go's `strconv.Atoi` on a 64-bit platform:

@@ -12,6 +12,7 @@ mod event;
 mod hook;
 mod kind_order;
 mod load;
+mod par;
 mod parse;
 mod plan;
 mod scope;
@@ -26,7 +27,7 @@ pub use escape::{escape, escape_bounded};
 pub use event::Event;
 pub use hook::{
     BEFORE_HOOK_CREATION, DeletePolicy, HOOK_FAILED, HOOK_SUCCEEDED, Hook, OutputLogPolicy,
-    parse_weight,
+    manifests_json, parse_weight,
 };
 pub use kind_order::{INSTALL_ORDER, install_rank};
 pub use load::{Document, Format, Input, LoadOptions, Text, load};

@@ -81,25 +81,7 @@ const PARALLEL_THRESHOLD_BYTES: usize = 1 << 20;
 /// reported is the first in the input, as in a sequential read.
 fn classify_all(documents: &[Document]) -> Vec<Result<Classification, PlanError>> {
     let bytes: usize = documents.iter().map(|d| d.text.as_str().len()).sum();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads < 2 || bytes < PARALLEL_THRESHOLD_BYTES {
-        return vec![classify_run(documents)];
-    }
-    let chunk = documents.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = documents
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || classify_run(part)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
+    crate::par::map_chunks(documents, bytes, PARALLEL_THRESHOLD_BYTES, classify_run)
 }
 
 fn classify_run(documents: &[Document]) -> Result<Classification, PlanError> {
@@ -400,6 +382,25 @@ fn parse_head(document: &Document, at: &Location) -> Result<Top, PlanError> {
                 serde_json::from_str(document.text.as_str()).map_err(|e| json_error(&e, at))?;
             Ok(yaml::head_from_json(value))
         }
+    }
+}
+
+/// The whole document as JSON text, for policies: written as it is read, not printed from
+/// a value (JSON documents are their own text).
+pub(crate) fn document_to_json_text<'a>(
+    text: &'a str,
+    format: Format,
+    at: &Location,
+) -> Result<std::borrow::Cow<'a, str>, PlanError> {
+    match format {
+        Format::Json => Ok(std::borrow::Cow::Borrowed(text)),
+        Format::Yaml => yaml::to_json_text(text)
+            .map_err(|e| yaml_error(e, at))?
+            .map(std::borrow::Cow::Owned)
+            .ok_or_else(|| PlanError::NotAnObject {
+                at: at.clone(),
+                found: "empty",
+            }),
     }
 }
 

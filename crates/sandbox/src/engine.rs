@@ -288,7 +288,7 @@ impl State {
 
     /// Guest text as it may be shown: Secret values masked, escaped, at most `max` bytes.
     pub(crate) fn shown(&self, text: &str, max: usize) -> String {
-        hooks_plan::escape_bounded(&self.masker.mask(text), max)
+        self.masker.shown(text, max)
     }
 }
 

@@ -201,10 +201,12 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn new(plan: Plan, ctx: &'a PoliceContext) -> Result<Run<'a>, SandboxError> {
-        let hooks: Vec<wit::Hook> = plan
-            .hooks
-            .iter()
-            .map(|planned| to_wit(&planned.hook))
+        // Every manifest as JSON, converted once for all policies, on all cores.
+        let planned: Vec<&hooks_plan::Hook> = plan.hooks.iter().map(|p| &p.hook).collect();
+        let hooks: Vec<wit::Hook> = hooks_plan::manifests_json(&planned)
+            .into_iter()
+            .zip(&planned)
+            .map(|(json, hook)| to_wit(hook, json))
             .collect::<Result<_, _>>()?;
         let mut masker = Masker::default();
         for hook in hooks.iter().filter(|h| h.kind == "Secret") {
@@ -258,7 +260,7 @@ impl<'a> Run<'a> {
 
     /// Guest text as a decision shows it: Secret values masked, escaped, bounded.
     fn shown(&self, policy: &Policy, text: &str) -> String {
-        hooks_plan::escape_bounded(&self.masker.mask(text), policy.limits().string_bytes)
+        self.masker.shown(text, policy.limits().string_bytes)
     }
 
     fn mutate(&mut self, configured: &ConfiguredPolicy) -> Result<(), SandboxError> {
@@ -311,7 +313,7 @@ impl<'a> Run<'a> {
                     &self.masker,
                 )
             })?;
-            self.hooks[index] = to_wit(hook)?;
+            self.hooks[index] = to_wit(hook, hook.manifest_json())?;
             masker.learn(&after);
             self.decisions.push(Decision::Mutation {
                 policy: policy.name().to_owned(),
@@ -491,26 +493,22 @@ fn invalid_answer(
     SandboxError::InvalidAnswer {
         policy: policy.name().to_owned(),
         role,
-        hook: violation
-            .hook
-            .map(|hook| hooks_plan::escape_bounded(&masker.mask(&hook), max)),
-        problem: hooks_plan::escape_bounded(&masker.mask(&violation.problem), max),
+        hook: violation.hook.map(|hook| masker.shown(&hook, max)),
+        problem: masker.shown(&violation.problem, max),
     }
 }
 
-/// The hook as the contract shows it to guests.
-fn to_wit(hook: &hooks_plan::Hook) -> Result<wit::Hook, SandboxError> {
-    let manifest = match hook.format {
-        // Already JSON (the input was JSON, or a policy patched it): no need to re-parse.
-        hooks_plan::Format::Json => hook.text.as_str().to_owned(),
-        hooks_plan::Format::Yaml => hook
-            .manifest()
-            .map_err(|source| SandboxError::Manifest {
-                hook: hook.id.clone(),
-                source: Box::new(source),
-            })?
-            .to_string(),
-    };
+/// The hook as the contract shows it to guests, with its manifest as JSON text.
+fn to_wit(
+    hook: &hooks_plan::Hook,
+    manifest: Result<std::borrow::Cow<'_, str>, hooks_plan::PlanError>,
+) -> Result<wit::Hook, SandboxError> {
+    let manifest = manifest
+        .map_err(|source| SandboxError::Manifest {
+            hook: hook.id.clone(),
+            source: Box::new(source),
+        })?
+        .into_owned();
     Ok(wit::Hook {
         id: hook.id.clone(),
         api_version: hook.api_version.clone(),

@@ -48,10 +48,26 @@ impl Masker {
     }
 
     fn add(&mut self, value: String) {
-        if value.len() >= SHORTEST_MASKED && !self.values.contains(&value) {
-            self.values.push(value);
-            // Longest first, so a value that contains another is masked whole.
-            self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        // Shown text is escaped, so a value is masked as escaped too: a value holding a
+        // tab must not show as `a\tb`.
+        let escaped = hooks_plan::escape_bounded(&value, usize::MAX);
+        for value in [value, escaped] {
+            if value.len() >= SHORTEST_MASKED && !self.values.contains(&value) {
+                self.values.push(value);
+            }
+        }
+        // Longest first, so a value that contains another is masked whole.
+        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+
+    /// Guest text as it may be shown: Secret values masked, escaped, at most `max` bytes.
+    /// Masked again after escaping, because an escape can spell a value the guest never
+    /// wrote: a tab before `ob/a` shows as `\tob/a`, which holds the value `tob/`.
+    pub(crate) fn shown(&self, text: &str, max: usize) -> String {
+        let escaped = hooks_plan::escape_bounded(&self.mask(text), max);
+        match self.mask(&escaped) {
+            Cow::Borrowed(_) => escaped,
+            Cow::Owned(masked) => masked,
         }
     }
 
@@ -74,11 +90,14 @@ impl Masker {
 /// `before` and `after` with the values of their Secret fields replaced the way
 /// `kubectl diff` does: `***` where a value is unchanged, `*** (before)` and `*** (after)`
 /// where it changed, so the diff still tells which keys changed.
-pub(crate) fn masked_pair(before: &Value, after: &Value) -> (Value, Value) {
-    let (mut before, mut after) = (before.clone(), after.clone());
-    if !is_secret(&before) && !is_secret(&after) {
-        return (before, after);
+pub(crate) fn masked_pair<'a>(
+    before: &'a Value,
+    after: &'a Value,
+) -> (Cow<'a, Value>, Cow<'a, Value>) {
+    if !is_secret(before) && !is_secret(after) {
+        return (Cow::Borrowed(before), Cow::Borrowed(after));
     }
+    let (mut before, mut after) = (before.clone(), after.clone());
     for field in SECRET_FIELDS {
         let old = before.get(field).and_then(Value::as_object).cloned();
         let new = after.get(field).and_then(Value::as_object).cloned();
@@ -101,7 +120,7 @@ pub(crate) fn masked_pair(before: &Value, after: &Value) -> (Value, Value) {
             }
         }
     }
-    (before, after)
+    (Cow::Owned(before), Cow::Owned(after))
 }
 
 /// Standard base64, as the API server stores `data`; `None` if `text` is not that or
@@ -146,6 +165,23 @@ mod tests {
         let mut plain = Masker::default();
         plain.learn(&json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "visible"}}));
         assert!(plain.is_empty());
+    }
+
+    // Found by the `answers` fuzz target: a tab before `ob/a` is shown as `\tob/a`.
+    #[test]
+    fn an_escape_that_spells_a_secret_is_masked() {
+        let mut masker = Masker::default();
+        masker.learn(&json!({"apiVersion": "v1", "kind": "Secret", "stringData": {"v": "tob/"}}));
+        assert_eq!(masker.shown("[\tob/a", 100), "[\\***a");
+    }
+
+    #[test]
+    fn a_secret_holding_a_control_character_is_masked_escaped() {
+        let mut masker = Masker::default();
+        masker.learn(&json!({"apiVersion": "v1", "kind": "Secret", "stringData": {"v": "pa\tss"}}));
+        assert_eq!(masker.shown("x pa\tss y", 100), "x *** y");
+        // A diff is escaped line by line before it is masked.
+        assert_eq!(masker.mask(&hooks_plan::escape("x pa\tss y")), "x *** y");
     }
 
     #[test]

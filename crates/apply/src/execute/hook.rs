@@ -558,7 +558,7 @@ impl<'p> HookRun<'p> {
                 hook,
                 what: waiting_for,
                 timeout: self.timeout,
-                source: self.timeout_source,
+                from: self.timeout_source,
             },
             CallError::Api(error) => match status_code(&error) {
                 Some(403) => ApplyError::Forbidden {

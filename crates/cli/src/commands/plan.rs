@@ -45,6 +45,15 @@ pub(crate) struct PlanCommand {
     /// there are refused, and policies are told it (`context.namespace`).
     #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = hooks_plan::DEFAULT_NAMESPACE)]
     namespace: String,
+
+    /// The run's `--timeout`, for the TIMEOUT column of hooks without their own
+    /// `kubectl-hooks.dev/timeout`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::run::parse_duration)]
+    timeout: std::time::Duration,
+
+    /// Show the waves `run --parallel` would run (equal weights, or an orderer's).
+    #[arg(long)]
+    parallel: bool,
 }
 
 /// The plan JSON, with a `policies` section when policies ran: existing fields unchanged,
@@ -58,9 +67,10 @@ struct PolicedPlan<'a> {
 
 impl PlanCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
-        let plan = self
+        let mut plan = self
             .manifests
             .plan(self.event, self.ordering, &self.namespace)?;
+        plan.default_timeout = self.timeout;
         // `plan` never applies anything: policies are told it is a dry run.
         let (unpoliced, policed) = if self.policies.any() {
             (
@@ -78,7 +88,7 @@ impl PlanCommand {
         let mut stdout = std::io::stdout().lock();
         match self.output {
             PlanOutput::Table => {
-                stdout.write_all(render::plan_table(plan).as_bytes())?;
+                stdout.write_all(render::plan_table(plan, self.parallel).as_bytes())?;
                 if let Some(policed) = &policed {
                     stdout.write_all(render::policies_table(policed).as_bytes())?;
                 }

@@ -1,10 +1,13 @@
 //! YAML the way kubectl reads manifests, on saphyr-parser's event stream.
 //!
-//! Two readers share one resolver:
+//! Three readers share one resolver:
 //! - [`head`] walks a document's events and keeps only what planning needs (apiVersion,
 //!   kind, metadata.name/namespace/annotations), skipping everything else without building
 //!   values, so planning costs little more than tokenising;
-//! - [`to_json`] builds the whole document as JSON for policies and the API server.
+//! - [`to_json`] builds the whole document as JSON for policies and the API server;
+//! - [`json_text::to_json_text`] writes the document as JSON text as it reads it, without
+//!   building values, for what only needs the text (policies get manifests as JSON text),
+//!   and falls back to [`to_json`] for what needs values (anchors, merges, repeated keys).
 //!
 //! Plain scalars resolve like go-yaml v2, which kubectl and Helm use (through
 //! sigs.k8s.io/yaml): `yes`/`no`/`on`/`off` are booleans, `0755` is octal 493, `1_000`
@@ -14,6 +17,10 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+mod json_text;
+
+pub(crate) use json_text::to_json_text;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, StrInput, Tag};
 use serde_json::{Map, Number, Value};
