@@ -42,7 +42,16 @@ fn config_map(name: &str, weight: i64) -> String {
 }
 
 fn run(cluster: &Cluster, file: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["run", "pre-install", "-f", file, "-n", NAMESPACE, "-o", "json"];
+    let mut args = vec![
+        "run",
+        "pre-install",
+        "-f",
+        file,
+        "-n",
+        NAMESPACE,
+        "-o",
+        "json",
+    ];
     args.extend_from_slice(extra);
     cluster.run(&args)
 }
@@ -89,7 +98,11 @@ fn timestamp(value: &Value) -> f64 {
     let (date, time) = text.trim_end_matches('Z').split_once('T').unwrap();
     let d: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
     // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
+    let (y, m) = if d[1] <= 2 {
+        (d[0] - 1, d[1] + 9)
+    } else {
+        (d[0], d[1] - 3)
+    };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + d[2] - 1;
@@ -133,7 +146,10 @@ fn a_wave_of_jobs_is_created_before_any_of_them_completes() {
     // And in the report: all in wave 1, every Job started before the first one ended.
     let hooks = json["hooks"].as_array().unwrap();
     assert!(hooks.iter().all(|h| h["wave"] == 1));
-    let jobs: Vec<&Value> = hooks.iter().filter(|h| h["object"]["kind"] == "Job").collect();
+    let jobs: Vec<&Value> = hooks
+        .iter()
+        .filter(|h| h["object"]["kind"] == "Job")
+        .collect();
     let first_end = jobs
         .iter()
         .map(|h| timestamp(&h["endedAt"]))
@@ -175,7 +191,11 @@ fn a_failure_in_a_wave_lets_siblings_finish_and_starts_no_later_wave() {
             >= timestamp(&hook(&json, "Job/broken")["endedAt"])
     );
     // No later wave: `later` was never sent.
-    assert!(job_applies(&cluster).iter().all(|(name, _)| name != "later"));
+    assert!(
+        job_applies(&cluster)
+            .iter()
+            .all(|(name, _)| name != "later")
+    );
     // Helm on failure: the failed hook goes by hook-failed, the succeeded ones by
     // hook-succeeded; the one without either stays.
     assert!(cluster.get("batch/v1", "Job", "broken").is_none());
@@ -240,11 +260,11 @@ fn a_hooks_own_timeout_bounds_its_wait_instead_of_the_runs() {
     assert_eq!(hook(&json, "ConfigMap/cm")["timeoutFrom"], "default");
     assert_eq!(hook(&json, "ConfigMap/cm")["timeoutMs"], 600_000);
     let err = stderr(&output);
+    assert!(err.contains("hook Job/stuck: timed out after 1s"), "{err}");
     assert!(
-        err.contains("hook Job/stuck: timed out after 1s"),
+        err.contains("raise the hook's `kubectl-hooks.dev/timeout`"),
         "{err}"
     );
-    assert!(err.contains("raise the hook's `kubectl-hooks.dev/timeout`"), "{err}");
 
     // `plan` shows the effective timeouts.
     let plan = cluster.run(&["plan", "pre-install", "-f", &file, "--timeout", "10m"]);
@@ -257,13 +277,20 @@ fn a_hooks_own_timeout_bounds_its_wait_instead_of_the_runs() {
 fn a_bad_timeout_annotation_is_bad_input_naming_the_hook_and_applies_nothing() {
     let cluster = Cluster::start(quick());
     let bad = "    kubectl-hooks.dev/timeout: soon\n";
-    let manifests = [config_map("first", 0), job("impatient", 1, "1s", false, bad)].concat();
+    let manifests = [
+        config_map("first", 0),
+        job("impatient", 1, "1s", false, bad),
+    ]
+    .concat();
     let file = cluster.file("bad.yaml", &manifests);
     let output = run(&cluster, &file, &["--parallel"]);
     assert_eq!(code(&output), Some(2), "{}", stderr(&output));
     let err = stderr(&output);
     assert!(err.contains("hook `Job/impatient`"), "{err}");
-    assert!(err.contains("`kubectl-hooks.dev/timeout: \"soon\"` is not a duration"), "{err}");
+    assert!(
+        err.contains("`kubectl-hooks.dev/timeout: \"soon\"` is not a duration"),
+        "{err}"
+    );
     assert!(cluster.writes().is_empty(), "{:?}", cluster.writes());
 }
 
@@ -306,7 +333,16 @@ fn ctrl_c_during_a_wave_reports_every_running_hook_and_what_is_left() {
     let file = cluster.file("sleepy.yaml", &manifests);
     let child = cluster
         .hooks()
-        .args(["run", "pre-install", "-f", &file, "-n", NAMESPACE, "-o", "json"])
+        .args([
+            "run",
+            "pre-install",
+            "-f",
+            &file,
+            "-n",
+            NAMESPACE,
+            "-o",
+            "json",
+        ])
         .arg("--parallel")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -314,7 +350,10 @@ fn ctrl_c_during_a_wave_reports_every_running_hook_and_what_is_left() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while job_applies(&cluster).len() < 2 {
-        assert!(Instant::now() < deadline, "the wave's Jobs were never applied");
+        assert!(
+            Instant::now() < deadline,
+            "the wave's Jobs were never applied"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -355,7 +394,8 @@ fn ctrl_c_during_a_wave_reports_every_running_hook_and_what_is_left() {
 
 /// A component built for `wasm32-wasip2` by `scripts/build-policies.sh`.
 fn policy(name: &str) -> String {
-    let path = crate::util::workspace_root().join(format!("target/wasm32-wasip2/release/{name}.wasm"));
+    let path =
+        crate::util::workspace_root().join(format!("target/wasm32-wasip2/release/{name}.wasm"));
     assert!(
         path.is_file(),
         "{} is missing: run `scripts/build-policies.sh`",
@@ -399,16 +439,37 @@ fn waves_answered_by_a_policy_run_together_beside_a_0_1_0_orderer() {
     .concat();
     let file = cluster.file("tests.yaml", &manifests);
     let plan = cluster.run(&[
-        "plan", "test", "-f", &file, "--parallel", "--policy", &policy("backups_first"),
-        "--policy", &policy("tests_together"),
+        "plan",
+        "test",
+        "-f",
+        &file,
+        "--parallel",
+        "--policy",
+        &policy("backups_first"),
+        "--policy",
+        &policy("tests_together"),
     ]);
     let table = String::from_utf8_lossy(&plan.stdout);
     assert_eq!(code(&plan), Some(0), "{table}{}", stderr(&plan));
-    assert!(table.contains("1 wave from policy `tests-together`"), "{table}");
+    assert!(
+        table.contains("1 wave from policy `tests-together`"),
+        "{table}"
+    );
 
     let output = cluster.run(&[
-        "run", "test", "-f", &file, "-n", NAMESPACE, "-o", "json", "--parallel",
-        "--policy", &policy("backups_first"), "--policy", &policy("tests_together"),
+        "run",
+        "test",
+        "-f",
+        &file,
+        "-n",
+        NAMESPACE,
+        "-o",
+        "json",
+        "--parallel",
+        "--policy",
+        &policy("backups_first"),
+        "--policy",
+        &policy("tests_together"),
     ]);
     assert_eq!(code(&output), Some(0), "{}", stderr(&output));
     let json = report(&output);
@@ -421,7 +482,11 @@ fn waves_answered_by_a_policy_run_together_beside_a_0_1_0_orderer() {
         .iter()
         .map(|h| timestamp(&h["endedAt"]))
         .fold(f64::INFINITY, f64::min);
-    assert!(hooks.iter().all(|h| timestamp(&h["startedAt"]) <= first_end));
+    assert!(
+        hooks
+            .iter()
+            .all(|h| timestamp(&h["startedAt"]) <= first_end)
+    );
     let decisions = json["policies"]["decisions"].as_array().unwrap();
     assert!(
         decisions.iter().any(|d| d["policy"] == "backups-first"),

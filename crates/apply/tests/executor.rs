@@ -5,8 +5,8 @@ use std::num::NonZeroUsize;
 use std::time::{Duration, SystemTime};
 
 use hooks_apply::{
-    ClientOptions, Connection, DeletionResult, ExecuteOptions, Executor, HookOutcome,
-    HookReport, NoEvents, Parallel, Report, RunOutcome,
+    ClientOptions, Connection, DeletionResult, ExecuteOptions, Executor, HookOutcome, HookReport,
+    NoEvents, Parallel, Report, RunOutcome,
 };
 use hooks_emulator::{Emulator, EmulatorOptions};
 use hooks_plan::{Event, Input, LoadOptions, Ordering, TimeoutSource};
@@ -50,7 +50,9 @@ async fn run(manifests: &str, parallel: Option<Parallel>, timeout: Duration) -> 
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    emulator.write_kubeconfig(&kubeconfig, "default", None).unwrap();
+    emulator
+        .write_kubeconfig(&kubeconfig, "default", None)
+        .unwrap();
     let connection = Connection::connect(&ClientOptions {
         kubeconfig: Some(kubeconfig),
         context: None,
@@ -109,10 +111,7 @@ async fn a_waves_jobs_all_start_before_the_first_one_ends() {
     let later = report.hooks.iter().find(|h| h.wave == 2).unwrap();
     let last_end = jobs.iter().map(|h| span(h).1).max().unwrap();
     assert!(span(later).0 >= last_end);
-    assert_eq!(
-        report.parallel,
-        Some(Parallel { max_parallel: None })
-    );
+    assert_eq!(report.parallel, Some(Parallel { max_parallel: None }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,22 +134,30 @@ async fn a_failed_hook_lets_its_siblings_finish_and_cleans_up_as_helm() {
             ("Job/c-next", HookOutcome::NotRun),
         ]
     );
-    assert_eq!(report.error.as_ref().and_then(|e| e.hook()), Some("Job/a-broken"));
+    assert_eq!(
+        report.error.as_ref().and_then(|e| e.hook()),
+        Some("Job/a-broken")
+    );
     let deleted = |h: &HookReport| {
         h.deletions
             .iter()
             .map(|d| (d.reason.as_str(), d.result))
             .collect::<Vec<_>>()
     };
+    // An explicit delete policy replaces the default before-hook-creation.
     assert_eq!(
         deleted(&report.hooks[0]),
-        [("before-hook-creation", DeletionResult::NotFound), ("hook-failed", DeletionResult::Deleted)]
+        [("hook-failed", DeletionResult::Deleted)]
     );
     assert_eq!(
         deleted(&report.hooks[1]),
-        [("before-hook-creation", DeletionResult::NotFound), ("hook-succeeded", DeletionResult::Deleted)]
+        [("hook-succeeded", DeletionResult::Deleted)]
     );
-    assert!(report.left_in_cluster.is_empty(), "{:?}", report.left_in_cluster);
+    assert!(
+        report.left_in_cluster.is_empty(),
+        "{:?}",
+        report.left_in_cluster
+    );
 }
 
 /// Regression: the whole wave's futures were pushed at once; `--max-parallel` must hold
@@ -167,7 +174,10 @@ async fn max_parallel_holds_the_rest_of_the_wave_back() {
     assert_eq!(report.outcome, RunOutcome::Succeeded, "{:?}", report.error);
     let spans: Vec<_> = report.hooks.iter().map(span).collect();
     for (start, _) in &spans {
-        let running = spans.iter().filter(|(s, e)| s <= start && start < e).count();
+        let running = spans
+            .iter()
+            .filter(|(s, e)| s <= start && start < e)
+            .count();
         assert!(running <= 2, "{running} at once: {spans:?}");
     }
 }
@@ -179,7 +189,10 @@ async fn a_hooks_own_timeout_wins_over_the_runs() {
     let report = run(&manifests, None, Duration::from_secs(600)).await;
     assert_eq!(
         outcomes(&report),
-        [("Job/stuck", HookOutcome::TimedOut), ("ConfigMap/cm", HookOutcome::NotRun)]
+        [
+            ("Job/stuck", HookOutcome::TimedOut),
+            ("ConfigMap/cm", HookOutcome::NotRun)
+        ]
     );
     let stuck = &report.hooks[0];
     assert_eq!(stuck.timeout, Duration::from_millis(500));

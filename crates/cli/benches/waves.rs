@@ -51,7 +51,12 @@ fn main() {
     std::fs::write(&jobs_file, jobs).unwrap();
     let clear_jobs = || {
         for i in 0..JOBS {
-            emu.delete_object("batch/v1", "Job", Some("default"), &format!("wave-job-{i:02}"));
+            emu.delete_object(
+                "batch/v1",
+                "Job",
+                Some("default"),
+                &format!("wave-job-{i:02}"),
+            );
         }
     };
     let hooks = |file: &Path, extra: &[&str], home: &Path| {
@@ -71,7 +76,11 @@ fn main() {
     let mut parallel = Vec::new();
     for round in 0..rounds {
         clear_jobs();
-        serial.push(hooks(&jobs_file, &[], &dir.path().join(format!("s-{round}"))));
+        serial.push(hooks(
+            &jobs_file,
+            &[],
+            &dir.path().join(format!("s-{round}")),
+        ));
         clear_jobs();
         parallel.push(hooks(
             &jobs_file,
@@ -106,12 +115,23 @@ fn main() {
     );
     let mut goals = Vec::new();
     let ratio = parallel.as_secs_f64() / serial.as_secs_f64();
-    goals.push((format!("≤ 0.1× serial on the {JOBS} Jobs: {ratio:.3}×"), ratio <= 0.1));
+    goals.push((
+        format!("≤ 0.1× serial on the {JOBS} Jobs: {ratio:.3}×"),
+        ratio <= 0.1,
+    ));
     let name = format!("{CHART_CONFIGMAPS} ConfigMap + {CHART_JOBS} Job hooks");
     match chart {
         Some((helm, serial, parallel)) => {
-            println!("{:<66} {:>12}", format!("Helm 4 install of a chart of {name}"), ms(helm));
-            println!("{:<66} {:>12}", "kubectl-hooks run pre-install of the chart (serial)", ms(serial));
+            println!(
+                "{:<66} {:>12}",
+                format!("Helm 4 install of a chart of {name}"),
+                ms(helm)
+            );
+            println!(
+                "{:<66} {:>12}",
+                "kubectl-hooks run pre-install of the chart (serial)",
+                ms(serial)
+            );
             println!(
                 "{:<66} {:>12}",
                 "kubectl-hooks run pre-install --parallel of the chart",
@@ -120,7 +140,10 @@ fn main() {
             let ratio = parallel.as_secs_f64() / helm.as_secs_f64();
             let serial_ratio = serial.as_secs_f64() / helm.as_secs_f64();
             println!("(serial: {serial_ratio:.2}× Helm)");
-            goals.push((format!("≤ 0.3× Helm on the chart with --parallel: {ratio:.2}×"), ratio <= 0.3));
+            goals.push((
+                format!("≤ 0.3× Helm on the chart with --parallel: {ratio:.2}×"),
+                ratio <= 0.3,
+            ));
         }
         None => println!(
             "the Helm SDK is not installed (scripts/setup-helm.sh): the Helm comparison was skipped"
@@ -169,10 +192,20 @@ fn versus_helm(
     std::fs::write(chart.join("templates/hooks.yaml"), &text).unwrap();
     let clear = || {
         for i in 0..CHART_CONFIGMAPS {
-            emu.delete_object("v1", "ConfigMap", Some("default"), &format!("chart-cm-{i:02}"));
+            emu.delete_object(
+                "v1",
+                "ConfigMap",
+                Some("default"),
+                &format!("chart-cm-{i:02}"),
+            );
         }
         for i in 0..CHART_JOBS {
-            emu.delete_object("batch/v1", "Job", Some("default"), &format!("chart-job-{i:02}"));
+            emu.delete_object(
+                "batch/v1",
+                "Job",
+                Some("default"),
+                &format!("chart-job-{i:02}"),
+            );
         }
     };
 

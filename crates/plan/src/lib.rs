@@ -19,8 +19,7 @@ mod scope;
 mod yaml;
 
 pub use duration::{
-    BadTimeout, DEFAULT_TIMEOUT, TIMEOUT_ANNOTATION, format_duration, parse_duration,
-    parse_timeout,
+    BadTimeout, DEFAULT_TIMEOUT, TIMEOUT_ANNOTATION, format_duration, parse_duration, parse_timeout,
 };
 pub use error::{Location, PlanError};
 pub use escape::{escape, escape_bounded};

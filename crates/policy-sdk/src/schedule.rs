@@ -31,7 +31,10 @@ impl Schedule {
                 waves.push(Vec::new());
                 last = Some(hook.wave);
             }
-            waves.last_mut().expect("pushed above").push(hook.id.clone());
+            waves
+                .last_mut()
+                .expect("pushed above")
+                .push(hook.id.clone());
         }
         Schedule::Waves(waves)
     }
@@ -123,7 +126,12 @@ mod tests {
         assert_eq!(
             Schedule::together(&hooks, |h| h.kind == "Pod"),
             Schedule::Waves(vec![
-                vec!["ConfigMap/cm".into(), "Pod/a".into(), "Pod/b".into(), "Pod/c".into()],
+                vec![
+                    "ConfigMap/cm".into(),
+                    "Pod/a".into(),
+                    "Pod/b".into(),
+                    "Pod/c".into()
+                ],
                 vec!["Job/j".into()],
             ])
         );

@@ -15,10 +15,10 @@ use wasmtime::component::{ComponentNamedList, Instance, Lift, Lower};
 use crate::answer::{self, Answer, Budget, Exceeded, Items, Schedule};
 use crate::bindings::kubectl_hooks::policy::types as wit;
 use crate::bindings::v2::kubectl_hooks::policy::types as wit2;
-use crate::role::Contract;
 use crate::engine::{GuestLog, LogLevel, State, TICK};
 use crate::limits::Limit;
 use crate::pool::Slots;
+use crate::role::Contract;
 use crate::secrets::Masker;
 use crate::{Policy, Role, SandboxError};
 
@@ -133,12 +133,18 @@ impl Policy {
         masker: &Arc<Masker>,
     ) -> Called<Vec<answer::Patch>> {
         let called = match input {
-            Input::V1 { ctx, hooks } => {
-                self.call::<_, Items<answer::Patch>>(Role::Mutate, (*ctx, *hooks), hooks.len(), masker)
-            }
-            Input::V2 { ctx, hooks } => {
-                self.call::<_, Items<answer::Patch>>(Role::Mutate, (ctx, &hooks[..]), hooks.len(), masker)
-            }
+            Input::V1 { ctx, hooks } => self.call::<_, Items<answer::Patch>>(
+                Role::Mutate,
+                (*ctx, *hooks),
+                hooks.len(),
+                masker,
+            ),
+            Input::V2 { ctx, hooks } => self.call::<_, Items<answer::Patch>>(
+                Role::Mutate,
+                (ctx, &hooks[..]),
+                hooks.len(),
+                masker,
+            ),
         };
         called.map(|Items(patches)| patches)
     }

@@ -13,10 +13,10 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable, WasmStr};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings;
-use crate::role::Contract;
 use crate::cache::CompileCache;
 use crate::limits::{Limiter, Limits, MIB};
 use crate::pool::{self, Slots};
+use crate::role::Contract;
 use crate::secrets::Masker;
 use crate::stdio::BoundedPipe;
 
@@ -355,10 +355,7 @@ where
         + Sync
         + 'static,
 {
-    let mut host = linker.instance(&format!(
-        "kubectl-hooks:policy/host@{}",
-        contract.version()
-    ))?;
+    let mut host = linker.instance(&format!("kubectl-hooks:policy/host@{}", contract.version()))?;
     host.func_wrap(
         "log",
         |mut store: StoreContextMut<'_, State>, (level, message): (L, WasmStr)| {

@@ -192,10 +192,7 @@ pub(crate) fn check_waves(
             let Some(&i) = index.get(id.as_str()) else {
                 return Err(Violation::about(
                     id,
-                    format!(
-                        "wave {} names a hook that is not in this event",
-                        number + 1
-                    ),
+                    format!("wave {} names a hook that is not in this event", number + 1),
                 ));
             };
             if std::mem::replace(&mut seen[i], true) {
@@ -348,17 +345,24 @@ mod tests {
             check_waves(&current, &waves(&[&["Job/c"], &["Job/a", "Job/b"]])).unwrap(),
             (vec![2, 0, 1], vec![1, 2])
         );
-        let err = check_waves(&current, &waves(&[&["Job/a"], &[], &["Job/b", "Job/c"]]))
-            .unwrap_err();
-        assert!(err.problem.contains("wave 2 of 3 is empty"), "{}", err.problem);
         let err =
-            check_waves(&current, &waves(&[&["Job/a", "Job/b"], &["Job/b", "Job/c"]])).unwrap_err();
+            check_waves(&current, &waves(&[&["Job/a"], &[], &["Job/b", "Job/c"]])).unwrap_err();
+        assert!(
+            err.problem.contains("wave 2 of 3 is empty"),
+            "{}",
+            err.problem
+        );
+        let err = check_waves(
+            &current,
+            &waves(&[&["Job/a", "Job/b"], &["Job/b", "Job/c"]]),
+        )
+        .unwrap_err();
         assert_eq!(err.hook.as_deref(), Some("Job/b"));
         assert!(err.problem.contains("twice"), "{}", err.problem);
         let err = check_waves(&current, &waves(&[&["Job/a", "Job/b"]])).unwrap_err();
         assert_eq!(err.hook.as_deref(), Some("Job/c"));
-        let err = check_waves(&current, &waves(&[&["Job/a", "Job/b", "Job/c", "Job/x"]]))
-            .unwrap_err();
+        let err =
+            check_waves(&current, &waves(&[&["Job/a", "Job/b", "Job/c", "Job/x"]])).unwrap_err();
         assert_eq!(err.hook.as_deref(), Some("Job/x"));
     }
 

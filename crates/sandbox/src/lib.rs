@@ -33,9 +33,9 @@ mod cache;
 #[cfg(feature = "runtime")]
 mod call;
 #[cfg(feature = "runtime")]
-mod engine;
-#[cfg(feature = "runtime")]
 mod contract;
+#[cfg(feature = "runtime")]
+mod engine;
 #[cfg(feature = "runtime")]
 mod load;
 #[cfg(feature = "runtime")]

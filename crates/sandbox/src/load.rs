@@ -267,7 +267,11 @@ impl Policy {
             functions.set(role, index, contract);
         }
         let role_contracts: Vec<Contract> = found.iter().map(|(_, c)| *c).collect();
-        let newest = role_contracts.iter().max().copied().unwrap_or(Contract::V0_1);
+        let newest = role_contracts
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or(Contract::V0_1);
 
         Ok(Policy {
             info: PolicyInfo {

@@ -13,8 +13,7 @@ use crate::bindings::kubectl_hooks::policy::types as wit;
 use crate::call::{Called, Input};
 use crate::engine::GuestLog;
 use crate::invariants::{
-    Violation, changed_timeout, check_order, check_patch, check_patch_ids, check_waves,
-    json_shape,
+    Violation, changed_timeout, check_order, check_patch, check_patch_ids, check_waves, json_shape,
 };
 use crate::secrets::Masker;
 use crate::{FailurePolicy, Policy, Role, SandboxError};
@@ -399,7 +398,8 @@ impl<'a> Run<'a> {
         let ctx = self.context(configured);
         let input = self.input(policy, Role::Order, &ctx);
         let schedule = self.answer(policy.call_order(&input, &self.masker))?;
-        let invalid = |v: Violation, masker: &Masker| invalid_answer(policy, Role::Order, v, masker);
+        let invalid =
+            |v: Violation, masker: &Masker| invalid_answer(policy, Role::Order, v, masker);
         match schedule {
             Schedule::Order(answer) => {
                 let order: Vec<String> = answer.0.into_iter().map(|id| id.0).collect();

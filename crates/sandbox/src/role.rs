@@ -76,7 +76,11 @@ impl Role {
     /// The export that implements the role in `contract`, e.g.
     /// `kubectl-hooks:policy/mutate@0.1.0`.
     pub fn export_name(self, contract: Contract) -> String {
-        format!("{CONTRACT_PACKAGE}/{}@{}", self.as_str(), contract.version())
+        format!(
+            "{CONTRACT_PACKAGE}/{}@{}",
+            self.as_str(),
+            contract.version()
+        )
     }
 }
 

@@ -61,8 +61,7 @@ mod tests {
     #[test]
     fn other_events_keep_their_waves() {
         let hooks = [hook("Pod", "a", 0, 1), hook("Pod", "b", 1, 2)];
-        let schedule =
-            TestsTogether::schedule(&Context::new(Event::PreInstall), &hooks).unwrap();
+        let schedule = TestsTogether::schedule(&Context::new(Event::PreInstall), &hooks).unwrap();
         assert_eq!(
             schedule,
             Schedule::Waves(vec![vec!["Pod/a".into()], vec!["Pod/b".into()]])

@@ -223,7 +223,11 @@ impl<'p> HookRun<'p> {
             Err(error) => Err(self.call_error(
                 "watch",
                 error,
-                format!("{} to {}", target.object.kubectl_name(), waitable.goal().as_str()),
+                format!(
+                    "{} to {}",
+                    target.object.kubectl_name(),
+                    waitable.goal().as_str()
+                ),
             )),
         }
     }
@@ -401,10 +405,7 @@ impl<'p> HookRun<'p> {
         };
         let name = &target.object.name;
         let what = format!("delete {}", target.object.kubectl_name());
-        let Some(answered) = guard
-            .delete_opt(&what, &target.api, name, &params)
-            .await?
-        else {
+        let Some(answered) = guard.delete_opt(&what, &target.api, name, &params).await? else {
             return Ok(false);
         };
         // The DELETE's answer does not say whether the object is gone (finalizers, a

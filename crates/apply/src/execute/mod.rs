@@ -357,10 +357,9 @@ impl Stopped {
     /// Keeps the first error; interruptions of several hooks are one, naming them all.
     fn record(&mut self, index: usize, error: ApplyError) {
         match (&mut self.error, error) {
-            (
-                Some(ApplyError::Interrupted { hooks }),
-                ApplyError::Interrupted { hooks: more },
-            ) => hooks.extend(more),
+            (Some(ApplyError::Interrupted { hooks }), ApplyError::Interrupted { hooks: more }) => {
+                hooks.extend(more)
+            }
             // Ctrl-C stops the run whatever else went wrong: it is what the user asked.
             (current, error @ ApplyError::Interrupted { .. }) => {
                 *current = Some(error);
@@ -409,8 +408,7 @@ async fn after_failure(
     for (index, run) in runs.iter_mut().enumerate() {
         if !failed.contains(&index) && run.created.is_some() && run.hook.deletes_on(HOOK_SUCCEEDED)
         {
-            run.cleanup_delete(ctx, DeleteReason::HookSucceeded)
-                .await?;
+            run.cleanup_delete(ctx, DeleteReason::HookSucceeded).await?;
         }
     }
     Ok(())
@@ -429,8 +427,7 @@ async fn after_success(ctx: &Ctx<'_>, runs: &mut [HookRun<'_>]) -> Result<(), Ap
             run.show_logs(ctx).await;
         }
         if run.hook.deletes_on(HOOK_SUCCEEDED) {
-            run.cleanup_delete(ctx, DeleteReason::HookSucceeded)
-                .await?;
+            run.cleanup_delete(ctx, DeleteReason::HookSucceeded).await?;
         }
     }
     Ok(())

@@ -574,6 +574,10 @@ impl EventSink for Progress {
                 existed,
                 waited,
             } => {
+                // The hook goes on (to its apply) after a before-hook-creation deletion.
+                if self.live.contains_key(&event.position.unwrap_or_default()) {
+                    self.live(event.position, Some(format!("{tag} …")));
+                }
                 if existed {
                     self.line(&format!(
                         "{tag}: deleted {} ({}, {})",

@@ -70,37 +70,34 @@ pub(crate) fn plan_table(plan: &Plan, waves: bool) -> String {
                 let wave = waves.then(|| p.wave.to_string());
                 wave.into_iter()
                     .chain([
-                    p.position.to_string(),
-                    h.weight.to_string(),
-                    escape(&h.kind).into_owned(),
-                    escape(&h.name).into_owned(),
-                    h.namespace
-                        .as_deref()
-                        .map_or_else(|| "-".into(), |ns| escape(ns).into_owned()),
-                    escape_bounded(&h.effective_delete_policies().join(","), CELL_BYTES),
-                    timeout,
-                    escape(&format!("{}#{}", h.source, h.document)).into_owned(),
-                    p.tie_break.map_or(String::new(), |t| t.as_str().to_owned()),
-                ])
-                .collect()
+                        p.position.to_string(),
+                        h.weight.to_string(),
+                        escape(&h.kind).into_owned(),
+                        escape(&h.name).into_owned(),
+                        h.namespace
+                            .as_deref()
+                            .map_or_else(|| "-".into(), |ns| escape(ns).into_owned()),
+                        escape_bounded(&h.effective_delete_policies().join(","), CELL_BYTES),
+                        timeout,
+                        escape(&format!("{}#{}", h.source, h.document)).into_owned(),
+                        p.tie_break.map_or(String::new(), |t| t.as_str().to_owned()),
+                    ])
+                    .collect()
             })
             .collect();
         let header = [
-                "WAVE",
-                "#",
-                "WEIGHT",
-                "KIND",
-                "NAME",
-                "NAMESPACE",
-                "DELETE POLICY",
-                "TIMEOUT",
-                "SOURCE",
-                "TIE BROKEN BY",
-            ];
-        out.push_str(&render_rows(
-            &header[usize::from(!waves)..],
-            &rows,
-        ));
+            "WAVE",
+            "#",
+            "WEIGHT",
+            "KIND",
+            "NAME",
+            "NAMESPACE",
+            "DELETE POLICY",
+            "TIMEOUT",
+            "SOURCE",
+            "TIE BROKEN BY",
+        ];
+        out.push_str(&render_rows(&header[usize::from(!waves)..], &rows));
     }
     if !plan.skipped.is_empty() {
         out.push_str("\nskipped (Helm drops these documents):\n");

@@ -107,7 +107,7 @@ fn wrong_contract_version_names_both_versions() {
     assert!(message.contains("policy `future`"), "{message}");
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(
-        message.contains("@0.2.0") && message.contains("@0.1.0"),
+        message.contains("@0.9.0") && message.contains("@0.1.0"),
         "{message}"
     );
     assert!(error.hint().unwrap().contains("rebuild"));
