@@ -499,3 +499,57 @@ fn waves_answered_by_a_policy_run_together_beside_a_0_1_0_orderer() {
         "{decisions:#?}"
     );
 }
+
+/// A policy configuration of job-defaults setting `hookTimeout`, with `maxHookTimeout`
+/// when `max` is given.
+fn job_defaults_config(cluster: &Cluster, hook_timeout: &str, max: Option<&str>) -> String {
+    let max = max
+        .map(|m| format!("    maxHookTimeout: {m}\n"))
+        .unwrap_or_default();
+    cluster.file(
+        "policies.yaml",
+        &format!(
+            "apiVersion: kubectl-hooks.dev/v1alpha1\nkind: PolicyConfig\npolicies:\n  - name: job-defaults\n    path: {}\n    settings: {{hookTimeout: \"{hook_timeout}\"}}\n{max}",
+            policy("job_defaults")
+        ),
+    )
+}
+
+#[test]
+fn a_mutator_sets_a_hooks_timeout_only_within_its_configured_bound() {
+    let cluster = Cluster::start(quick());
+    let file = cluster.file("stuck.yaml", &job("stuck", 0, "60s", false, ""));
+
+    // No `maxHookTimeout`: the patch is refused, naming the policy; nothing applied.
+    let config = job_defaults_config(&cluster, "1s", None);
+    let refused = run(&cluster, &file, &["--policy-config", &config]);
+    let err = stderr(&refused);
+    assert_eq!(code(&refused), Some(4), "{err}");
+    assert!(err.contains("policy `job-defaults`"), "{err}");
+    assert!(err.contains("no `maxHookTimeout`"), "{err}");
+    assert!(cluster.writes().is_empty(), "{:?}", cluster.writes());
+
+    // Over the bound: refused too.
+    let config = job_defaults_config(&cluster, "20m", Some("10m"));
+    let over = run(&cluster, &file, &["--policy-config", &config]);
+    assert_eq!(code(&over), Some(4), "{}", stderr(&over));
+    assert!(
+        stderr(&over).contains("over its `maxHookTimeout` (10m)"),
+        "{}",
+        stderr(&over)
+    );
+
+    // Within it: the hook waits 1 s instead of `--timeout`.
+    let config = job_defaults_config(&cluster, "1s", Some("10m"));
+    let output = run(
+        &cluster,
+        &file,
+        &["--policy-config", &config, "--timeout", "10m"],
+    );
+    assert_eq!(code(&output), Some(5), "{}", stderr(&output));
+    let json = report(&output);
+    let stuck = hook(&json, "Job/stuck");
+    assert_eq!(stuck["outcome"], "timed-out");
+    assert_eq!(stuck["timeoutMs"], 1000);
+    assert_eq!(stuck["timeoutFrom"], "annotation");
+}

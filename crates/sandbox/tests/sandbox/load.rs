@@ -27,7 +27,9 @@ fn adversary_implements_every_role() {
     let policy = adversary();
     let info = policy.info();
     assert_eq!(info.roles, vec![Role::Mutate, Role::Order, Role::Validate]);
-    assert_eq!(info.contract_version, CONTRACT_VERSION);
+    // Built for 0.1.0, which the host still speaks beside the newest.
+    assert_eq!(info.contract_version, "0.1.0");
+    assert_ne!(info.contract_version, CONTRACT_VERSION);
     let bytes = std::fs::read(artifact(ADVERSARY)).unwrap();
     assert_eq!(info.sha256, hex::encode(Sha256::digest(&bytes)));
     assert_eq!(info.size, bytes.len());
