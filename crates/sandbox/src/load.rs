@@ -248,7 +248,7 @@ impl Policy {
         let mut functions = Exports::default();
         for &(role, contract) in &found {
             let index = component
-                .get_export_index(None, &role.export_name(contract))
+                .get_export_index(None, role.export_name(contract))
                 .and_then(|interface| component.get_export(Some(&interface), role.as_str()))
                 .and_then(|(item, index)| {
                     matches!(
