@@ -160,8 +160,7 @@ async fn a_failed_hook_lets_its_siblings_finish_and_cleans_up_as_helm() {
     );
 }
 
-/// Regression: the whole wave's futures were pushed at once; `--max-parallel` must hold
-/// the rest back until one finishes.
+/// `--max-parallel` holds the rest of a wave back until a running hook finishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_parallel_holds_the_rest_of_the_wave_back() {
     let manifests: String = (1..=5)
