@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the example policies as WebAssembly components, checks that each artifact is a
 # component rather than a core module, and prints the artifact paths:
-# - Rust (deny-privileged, allowed-registries, backups-first, job-defaults, and rego,
+# - Rust (deny-privileged, allowed-registries, backups-first, job-defaults,
+#   tests-together (contract 0.2.0), and rego,
 #   which embeds the regorus interpreter), plus any extra packages named as arguments,
 #   e.g. test fixture guests: `cargo build --target wasm32-wasip2`;
 # - Python (pod-limits) with componentize-py, JavaScript (depends-on) with
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=wasm32-wasip2
-packages=(deny-privileged allowed-registries backups-first job-defaults rego "$@")
+packages=(deny-privileged allowed-registries backups-first job-defaults tests-together rego "$@")
 
 if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
     echo "build-policies: installing the $target target" >&2

@@ -7,3 +7,4 @@ mod example_chart;
 mod releases;
 mod server_side;
 mod util;
+mod waves;

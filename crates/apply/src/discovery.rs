@@ -3,8 +3,11 @@
 //! Only the group versions the plan uses are fetched (one request each), which is cheaper
 //! than kubectl's full discovery. The cache is per run: a kind missing from a cached group
 //! version is looked up again, since an earlier hook may just have created its CRD.
+//! Hooks of a parallel wave resolve concurrently: the cache is shared behind a lock that
+//! is never held across a request.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
 use kube::discovery::ApiResource;
@@ -18,24 +21,25 @@ pub struct Resolved {
 
 #[derive(Default)]
 pub(crate) struct Discovery {
-    lists: HashMap<String, APIResourceList>,
+    lists: Mutex<HashMap<String, APIResourceList>>,
 }
 
 impl Discovery {
     /// `Ok(None)`: the group version is served but has no such kind, or the group version
     /// is not served at all.
     pub async fn resolve(
-        &mut self,
+        &self,
         client: &kube::Client,
         api_version: &str,
         kind: &str,
         guard: &crate::retry::Guard<'_>,
     ) -> Result<Option<Resolved>, crate::retry::CallError> {
-        if let Some(found) = self
-            .lists
-            .get(api_version)
-            .and_then(|l| find(l, api_version, kind))
-        {
+        let cached = self.lists.lock().ok().and_then(|lists| {
+            lists
+                .get(api_version)
+                .and_then(|l| find(l, api_version, kind))
+        });
+        if let Some(found) = cached {
             return Ok(Some(found));
         }
         let fetched = guard
@@ -56,7 +60,9 @@ impl Discovery {
             return Ok(None);
         };
         let found = find(&list, api_version, kind);
-        self.lists.insert(api_version.to_owned(), list);
+        if let Ok(mut lists) = self.lists.lock() {
+            lists.insert(api_version.to_owned(), list);
+        }
         Ok(found)
     }
 }

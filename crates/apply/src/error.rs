@@ -166,10 +166,25 @@ pub enum ApplyError {
         hook: String,
         what: String,
         timeout: Duration,
+        /// Its own annotation, or the run's `--timeout`: the hint says which to raise.
+        /// (Not `source`, which thiserror takes for the error's cause.)
+        from: hooks_plan::TimeoutSource,
     },
 
-    #[error("interrupted{}", hook.as_ref().map(|h| format!(" while hook {h} was running")).unwrap_or_default())]
-    Interrupted { hook: Option<String> },
+    #[error("interrupted{}", running(hooks))]
+    Interrupted {
+        /// The hooks that were running, in plan order; several in a parallel wave.
+        hooks: Vec<String>,
+    },
+}
+
+/// ` while hook X was running`, ` while hooks X and Y were running`.
+fn running(hooks: &[String]) -> String {
+    match hooks {
+        [] => String::new(),
+        [one] => format!(" while hook {one} was running"),
+        [rest @ .., last] => format!(" while hooks {} and {last} were running", rest.join(", ")),
+    }
 }
 
 impl ApplyError {
@@ -196,7 +211,7 @@ impl ApplyError {
             | ApplyError::Api { hook, .. }
             | ApplyError::HookFailed { hook, .. }
             | ApplyError::Timeout { hook, .. } => Some(hook),
-            ApplyError::Interrupted { hook } => hook.as_deref(),
+            ApplyError::Interrupted { hooks } => hooks.first().map(String::as_str),
             _ => None,
         }
     }
@@ -264,9 +279,17 @@ impl ApplyError {
             ApplyError::HookFailed { .. } => {
                 "the hook's logs are shown above when it was a Job or a Pod; `--show-logs always` shows them for every hook".into()
             }
-            ApplyError::Timeout { .. } => {
-                "raise `--timeout` if the hook needs longer, or check why it is stuck: `kubectl describe`".into()
-            }
+            ApplyError::Timeout {
+                from: hooks_plan::TimeoutSource::Annotation,
+                ..
+            } => format!(
+                "raise the hook's `{}` annotation if it needs longer, or check why it is stuck: `kubectl describe`",
+                hooks_plan::TIMEOUT_ANNOTATION
+            ),
+            ApplyError::Timeout { .. } => format!(
+                "raise `--timeout` (or give the hook a `{}` annotation) if it needs longer, or check why it is stuck: `kubectl describe`",
+                hooks_plan::TIMEOUT_ANNOTATION
+            ),
             ApplyError::Interrupted { .. } => return None,
         })
     }
@@ -326,30 +349,7 @@ fn describe_conflicts(conflicts: &[FieldConflict], message: &str) -> String {
     format!("fields {}", owned.join("; "))
 }
 
-/// `1.5s`, `250ms`, `5m`, `1h30m`: the forms `--timeout` accepts, so a message can be pasted
-/// back as a flag.
-pub fn format_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if millis < 1000 {
-        return format!("{millis}ms");
-    }
-    let secs = duration.as_secs();
-    if !millis.is_multiple_of(1000) && secs < 60 {
-        return format!("{:.1}s", duration.as_secs_f64());
-    }
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
-}
+pub use hooks_plan::format_duration;
 
 /// The HTTP code of an API error; kube leaves `code` at 0 when the server's Status omitted
 /// it, so fall back to the reason the way client-go does.
@@ -413,11 +413,21 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_like_flags() {
-        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(format_duration(Duration::from_secs(30)), "30s");
-        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
-        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+    fn interruptions_name_every_running_hook() {
+        let interrupted = |hooks: &[&str]| {
+            ApplyError::Interrupted {
+                hooks: hooks.iter().map(|h| h.to_string()).collect(),
+            }
+            .to_string()
+        };
+        assert_eq!(interrupted(&[]), "interrupted");
+        assert_eq!(
+            interrupted(&["Job/a"]),
+            "interrupted while hook Job/a was running"
+        );
+        assert_eq!(
+            interrupted(&["Job/a", "Job/b", "Pod/c"]),
+            "interrupted while hooks Job/a, Job/b and Pod/c were running"
+        );
     }
 }

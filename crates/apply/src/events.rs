@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::ObjectRef;
 use crate::report::{DeleteReason, HookOutcome};
+use crate::{DryRunAction, ObjectRef};
 
 /// One thing that happened, stamped when it happened.
 #[derive(Debug, Clone)]
@@ -24,8 +24,17 @@ pub enum EventKind {
         namespace: String,
         server: String,
     },
+    /// A parallel run starts a wave: `hooks` hooks, of which `waited` are Jobs and Pods
+    /// that run together after the others are in place.
+    WaveStarted {
+        wave: usize,
+        waves: usize,
+        hooks: usize,
+        waited: usize,
+    },
     HookStarted {
         total: usize,
+        wave: usize,
     },
     Deleting {
         object: ObjectRef,
@@ -54,7 +63,7 @@ pub enum EventKind {
     },
     /// What a dry run would have done for this hook.
     DryRun {
-        actions: Vec<String>,
+        actions: Vec<DryRunAction>,
     },
     /// The hook reached an outcome; `message` says why for failures.
     HookFinished {

@@ -1,5 +1,6 @@
 //! Executes a hook plan against a Kubernetes cluster through kube-rs, the way Helm 4's
-//! `execHook` does: one hook at a time, `before-hook-creation` deletions waited for,
+//! `execHook` does: one hook at a time (or, asked to, a wave of hooks at a time with its
+//! Jobs and Pods running together), `before-hook-creation` deletions waited for,
 //! objects server-side applied (or created, as Helm 3 did), Jobs and Pods waited on,
 //! delete and output-log policies applied after success or failure. Waits use watches
 //! that resume after a disconnect; transient API errors are retried, creates only after
@@ -16,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod actions;
 mod client;
 mod discovery;
 mod error;
@@ -27,12 +29,13 @@ mod report;
 mod retry;
 mod wait;
 
+pub use actions::{DryRunAction, WaitGoal};
 pub use client::{ClientOptions, Connection};
 pub use error::{ApplyError, ErrorClass, FieldConflict, ObjectRef, format_duration};
 pub use events::{Event, EventKind, EventSink, NoEvents};
 pub use execute::{
-    ApplyMethod, DryRun, ExecuteOptions, Executor, FIELD_MANAGER, RUN_ID_ANNOTATION, ShowLogs,
-    new_run_id,
+    ApplyMethod, DryRun, ExecuteOptions, Executor, FIELD_MANAGER, Parallel, RUN_ID_ANNOTATION,
+    ShowLogs, new_run_id,
 };
 pub use report::{
     DeleteReason, Deletion, DeletionResult, HookOutcome, HookReport, LogRecord, Report, RunOutcome,

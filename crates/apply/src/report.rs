@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Serialize, Serializer};
 
-use crate::{ApplyError, ApplyMethod, DryRun, ErrorClass, ObjectRef};
+use crate::{ApplyError, ApplyMethod, DryRun, DryRunAction, ErrorClass, ObjectRef, Parallel};
 
 /// The whole run. Always produced, also when the run failed or was interrupted, so that it
 /// can say truthfully what was done and what is left.
@@ -19,6 +19,8 @@ pub struct Report {
     /// Server-side apply or create, and as which field manager.
     pub apply_method: ApplyMethod,
     pub field_manager: String,
+    /// `null` for a serial run; how many Jobs and Pods a wave ran at once otherwise.
+    pub parallel: Option<Parallel>,
     #[serde(serialize_with = "timestamp")]
     pub started_at: SystemTime,
     #[serde(serialize_with = "timestamp")]
@@ -55,12 +57,30 @@ pub enum RunOutcome {
     Interrupted,
 }
 
+impl RunOutcome {
+    /// The run's outcome from the error that ended it, if any.
+    pub fn of(error: Option<&ApplyError>) -> RunOutcome {
+        match error.map(ApplyError::class) {
+            None => RunOutcome::Succeeded,
+            Some(ErrorClass::HookFailed) => RunOutcome::Failed,
+            Some(ErrorClass::Interrupted) => RunOutcome::Interrupted,
+            Some(ErrorClass::BadInput | ErrorClass::Cluster) => RunOutcome::Error,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HookReport {
     pub position: usize,
     pub id: String,
+    /// The plan's wave (1-based); a parallel run runs a wave's hooks together.
+    pub wave: usize,
     pub object: ObjectRef,
+    /// What bounded its waits, and where that came from.
+    #[serde(serialize_with = "millis", rename = "timeoutMs")]
+    pub timeout: Duration,
+    pub timeout_from: hooks_plan::TimeoutSource,
     #[serde(serialize_with = "opt_timestamp")]
     pub started_at: Option<SystemTime>,
     #[serde(serialize_with = "opt_timestamp")]
@@ -75,7 +95,7 @@ pub struct HookReport {
     pub logs: Vec<LogRecord>,
     /// What a dry run would have done.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dry_run_actions: Vec<String>,
+    pub dry_run_actions: Vec<DryRunAction>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -118,6 +138,17 @@ impl HookOutcome {
             self,
             HookOutcome::Created | HookOutcome::Succeeded | HookOutcome::DryRun
         )
+    }
+
+    /// What an error that stopped a hook makes of it: the one mapping from errors to
+    /// hook outcomes.
+    pub fn of(error: &ApplyError) -> HookOutcome {
+        match error {
+            ApplyError::HookFailed { .. } => HookOutcome::Failed,
+            ApplyError::Timeout { .. } => HookOutcome::TimedOut,
+            ApplyError::Interrupted { .. } => HookOutcome::Interrupted,
+            _ => HookOutcome::Error,
+        }
     }
 }
 

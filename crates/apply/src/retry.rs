@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use kube::api::{Api, DeleteParams, DynamicObject};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -102,6 +103,44 @@ impl Guard<'_> {
                 Err(error) => return Err(CallError::Api(error)),
             }
         }
+    }
+}
+
+/// 404 is an answer, not an error: there is no such object.
+pub(crate) fn optional<T>(result: Result<T, kube::Error>) -> Result<Option<T>, kube::Error> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if is_status(&error, 404) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+impl Guard<'_> {
+    /// GETs the object called `name`; `None` when there is none. `what` names the request
+    /// in retry notices.
+    pub async fn get_opt(
+        &self,
+        what: &str,
+        api: &Api<DynamicObject>,
+        name: &str,
+    ) -> Result<Option<DynamicObject>, CallError> {
+        self.call(what, || async { optional(api.get(name).await) })
+            .await
+    }
+
+    /// DELETEs the object called `name`; `None` when there was none, else the object as
+    /// the server answered with it (`None` when it answered with a Status).
+    pub async fn delete_opt(
+        &self,
+        what: &str,
+        api: &Api<DynamicObject>,
+        name: &str,
+        params: &DeleteParams,
+    ) -> Result<Option<Option<DynamicObject>>, CallError> {
+        self.call(what, || async {
+            optional(api.delete(name, params).await).map(|found| found.map(|r| r.left()))
+        })
+        .await
     }
 }
 

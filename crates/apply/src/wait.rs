@@ -244,12 +244,12 @@ impl Waitable {
         }
     }
 
-    /// What the wait is for, after "wait for the KIND to".
-    pub fn goal(self) -> &'static str {
+    /// What the wait is for.
+    pub fn goal(self) -> crate::WaitGoal {
         match self {
-            Waitable::Job => "complete",
-            Waitable::Pod => "succeed",
-            Waitable::CustomResourceDefinition => "be established",
+            Waitable::Job => crate::WaitGoal::Complete,
+            Waitable::Pod => crate::WaitGoal::Succeed,
+            Waitable::CustomResourceDefinition => crate::WaitGoal::BeEstablished,
         }
     }
 

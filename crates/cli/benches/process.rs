@@ -329,7 +329,7 @@ fn main() {
         let mut plan = plan_of(&file);
         for planned in &mut plan.hooks {
             let manifest = planned.hook.manifest().unwrap();
-            planned.hook.replace_manifest(&manifest);
+            planned.hook.replace_manifest(&manifest).unwrap();
         }
         let in_process = median(rounds.max(10), || {
             black_box(

@@ -97,6 +97,18 @@ pub enum PlanError {
         second: Box<Location>,
     },
 
+    #[error(
+        "{at}: hook `{hook}`: `{}: \"{value}\"` is {problem}",
+        crate::TIMEOUT_ANNOTATION
+    )]
+    BadTimeout {
+        at: Location,
+        hook: String,
+        /// The annotation's value, escaped and bounded: it is the manifest's text.
+        value: String,
+        problem: crate::BadTimeout,
+    },
+
     #[error("unknown hook event `{0}`")]
     UnknownEvent(String),
 
@@ -142,6 +154,10 @@ impl PlanError {
             PlanError::DuplicateHook { .. } => {
                 "give one of them another `metadata.name` (or namespace), or attach them to different events; a hook without a namespace goes to the release's (`-n`)".into()
             }
+            PlanError::BadTimeout { .. } => format!(
+                "write a positive duration such as `90s`, `5m` or `1h30m`, or remove `{}` for the run's `--timeout`",
+                crate::TIMEOUT_ANNOTATION
+            ),
             PlanError::UnknownEvent(_) => format!(
                 "use one of: {}",
                 crate::Event::ALL.map(|e| e.as_str()).join(", ")

@@ -34,6 +34,10 @@ pub struct Hook {
     /// As written (normalised), without the default Helm applies when the list is empty.
     pub delete_policies: Vec<DeletePolicy>,
     pub output_log_policies: Vec<OutputLogPolicy>,
+    /// `kubectl-hooks.dev/timeout`: bounds this hook's waits instead of the run's
+    /// `--timeout`.
+    #[serde(skip)]
+    pub timeout: Option<std::time::Duration>,
     pub source: std::sync::Arc<str>,
     pub document: usize,
     /// Position in Helm's input order (sources by path, documents in order).
@@ -107,17 +111,27 @@ impl Hook {
     }
 
     /// Replaces the manifest (after a policy patched it) and re-reads the delete and
-    /// output-log policies from its annotations, as Helm would have read them. Identity,
-    /// events and weight are not re-read: the caller checks they did not change.
-    /// Returns warnings about unknown policy values.
-    pub fn replace_manifest(&mut self, manifest: &serde_json::Value) -> Vec<String> {
+    /// output-log policies and the timeout from its annotations, as the planner would have
+    /// read them. Identity, events and weight are not re-read: the caller checks they did
+    /// not change. Returns warnings about unknown policy values; a timeout that is not one
+    /// is an error, and then nothing is replaced.
+    pub fn replace_manifest(
+        &mut self,
+        manifest: &serde_json::Value,
+    ) -> Result<Vec<String>, crate::PlanError> {
         let annotation = |key: &str| {
             manifest
                 .pointer("/metadata/annotations")
                 .and_then(|a| a.get(key))
                 .and_then(|v| v.as_str())
         };
+        let timeout = crate::parse::timeout(
+            annotation(crate::TIMEOUT_ANNOTATION),
+            &self.id,
+            &self.location,
+        )?;
         let mut warnings = Vec::new();
+        self.timeout = timeout;
         self.delete_policies = crate::parse::policies(
             annotation(crate::parse::DELETE_ANNOTATION),
             crate::parse::DELETE_ANNOTATION,
@@ -136,7 +150,7 @@ impl Hook {
         );
         self.text = crate::Text::new(manifest.to_string());
         self.format = crate::Format::Json;
-        warnings
+        Ok(warnings)
     }
 
     /// The full manifest as JSON, parsed from the document's text.

@@ -5,6 +5,7 @@
 //! Everything Helm does silently (dropping a document, turning a bad weight into 0, applying
 //! a default delete policy) is reported as a [`Warning`].
 
+mod duration;
 mod error;
 mod escape;
 mod event;
@@ -19,6 +20,9 @@ mod select;
 mod stored;
 mod yaml;
 
+pub use duration::{
+    BadTimeout, DEFAULT_TIMEOUT, TIMEOUT_ANNOTATION, format_duration, parse_duration, parse_timeout,
+};
 pub use error::{Location, PlanError};
 pub use escape::{escape, escape_bounded};
 pub use event::Event;
@@ -31,7 +35,7 @@ pub use load::{Document, Format, Input, LoadOptions, Text, load};
 pub use parse::{Catalog, Reading, Skipped, parse, parse_with};
 pub use parse::{DELETE_ANNOTATION, HOOK_ANNOTATION, OUTPUT_LOG_ANNOTATION, WEIGHT_ANNOTATION};
 
-pub use plan::{Ordering, Plan, PlannedHook, TieBreak};
+pub use plan::{Ordering, Plan, PlannedHook, TieBreak, TimeoutSource, Waves};
 pub use scope::{DEFAULT_NAMESPACE, is_cluster_scoped};
 pub use select::{HookSelector, Selection};
 pub use stored::{StoredDocument, stored_documents};

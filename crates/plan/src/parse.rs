@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::hook::{KNOWN_DELETE_POLICIES, KNOWN_OUTPUT_LOG_POLICIES, split_annotation};
 use crate::kind_order::compare_kinds;
 use crate::yaml::{self, Scalar, Top, YamlError, YamlErrorKind};
-use crate::{Document, Event, Format, Hook, Location, PlanError, parse_weight};
+use crate::{Document, Event, Format, Hook, Location, PlanError, TIMEOUT_ANNOTATION, parse_weight};
 
 pub const HOOK_ANNOTATION: &str = "helm.sh/hook";
 pub const WEIGHT_ANNOTATION: &str = "helm.sh/hook-weight";
@@ -242,6 +242,7 @@ fn classify(document: &Document, reading: Reading) -> Result<Classified, PlanErr
         &at,
         &mut warnings,
     );
+    let timeout = timeout(annotation(TIMEOUT_ANNOTATION), &id, &at)?;
     let hook = Hook {
         id,
         api_version,
@@ -253,6 +254,7 @@ fn classify(document: &Document, reading: Reading) -> Result<Classified, PlanErr
         events,
         delete_policies,
         output_log_policies,
+        timeout,
         source: document.source.clone(),
         document: document.document,
         input_position: 0,
@@ -263,6 +265,26 @@ fn classify(document: &Document, reading: Reading) -> Result<Classified, PlanErr
         warnings,
     };
     Ok(Classified::Hook(Box::new(hook)))
+}
+
+/// `kubectl-hooks.dev/timeout`, when the hook has one. Bad values are the author's to
+/// fix, not something to guess at: an error naming the hook.
+pub(crate) fn timeout(
+    value: Option<&str>,
+    id: &str,
+    at: &Location,
+) -> Result<Option<std::time::Duration>, PlanError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    crate::parse_timeout(value)
+        .map(Some)
+        .map_err(|problem| PlanError::BadTimeout {
+            at: at.clone(),
+            hook: crate::escape_bounded(id, QUOTED_VALUE_BYTES),
+            value: crate::escape_bounded(value, QUOTED_VALUE_BYTES),
+            problem,
+        })
 }
 
 /// How much of an annotation value a warning quotes, and how many unknown values it names.

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
@@ -70,6 +71,27 @@ impl TieBreak {
     }
 }
 
+/// Where a plan's waves come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "camelCase")]
+pub enum Waves {
+    /// Runs of consecutive hooks of equal weight: what `run --parallel` does unless an
+    /// orderer says otherwise.
+    Weight,
+    /// The last orderer that reordered the plan answered waves.
+    Policy { policy: String },
+}
+
+/// What bounds a hook's waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeoutSource {
+    /// Its own `kubectl-hooks.dev/timeout` annotation.
+    Annotation,
+    /// The run's `--timeout`.
+    Default,
+}
+
 /// The hooks one event runs, in order, with everything Helm would have done silently.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -78,6 +100,11 @@ pub struct Plan {
     pub hooks: Vec<PlannedHook>,
     pub skipped: Vec<Skipped>,
     pub warnings: Vec<String>,
+    /// Who grouped the hooks into waves.
+    pub waves: Waves,
+    /// What bounds the waits of hooks without a timeout of their own (`--timeout`);
+    /// [`crate::DEFAULT_TIMEOUT`] unless the caller says otherwise.
+    pub default_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +114,86 @@ pub struct PlannedHook {
     pub hook: Hook,
     /// For a hook with the same weight as the one before it: the rule that decided.
     pub tie_break: Option<TieBreak>,
+    /// 1-based. Hooks of one wave may run together (`run --parallel`); a wave is a run
+    /// of consecutive hooks, and waves are numbered in plan order.
+    pub wave: usize,
+}
+
+impl Plan {
+    /// The hooks of each wave, in plan order.
+    pub fn waves(&self) -> impl Iterator<Item = &[PlannedHook]> {
+        self.hooks.chunk_by(|a, b| a.wave == b.wave)
+    }
+
+    pub fn wave_count(&self) -> usize {
+        self.hooks.last().map_or(0, |h| h.wave)
+    }
+
+    /// Numbers the waves as runs of consecutive hooks of equal weight.
+    pub fn waves_by_weight(&mut self) {
+        let mut wave = 0;
+        let mut previous: Option<i64> = None;
+        for planned in &mut self.hooks {
+            if previous != Some(planned.hook.weight) {
+                wave += 1;
+                previous = Some(planned.hook.weight);
+            }
+            planned.wave = wave;
+        }
+        self.waves = Waves::Weight;
+    }
+
+    /// Puts the hooks in the order `permutation` gives (for each new position, the index
+    /// of the hook in the current order) and numbers the waves by weight again. Tie-breaks
+    /// are cleared: they explained Helm's order, and this one has another reason.
+    pub fn reorder(&mut self, permutation: &[usize]) {
+        let mut current: Vec<Option<PlannedHook>> = std::mem::take(&mut self.hooks)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for (position, &from) in permutation.iter().enumerate() {
+            let Some(mut hook) = current.get_mut(from).and_then(Option::take) else {
+                continue;
+            };
+            hook.position = position + 1;
+            hook.tie_break = None;
+            self.hooks.push(hook);
+        }
+        // Whatever a caller's permutation left out keeps its relative order at the end,
+        // so that no hook is ever lost.
+        for hook in current.into_iter().flatten() {
+            let mut hook = hook;
+            hook.position = self.hooks.len() + 1;
+            hook.tie_break = None;
+            self.hooks.push(hook);
+        }
+        self.waves_by_weight();
+    }
+
+    /// Groups the hooks, in their current order, into waves of the given sizes, as
+    /// `policy` answered. Sizes that do not add up to the hooks leave the rest in one
+    /// last wave.
+    pub fn set_waves(&mut self, sizes: &[usize], policy: &str) {
+        let mut waves = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(wave, &size)| std::iter::repeat_n(wave + 1, size));
+        let last = sizes.len() + 1;
+        for planned in &mut self.hooks {
+            planned.wave = waves.next().unwrap_or(last);
+        }
+        self.waves = Waves::Policy {
+            policy: policy.to_owned(),
+        };
+    }
+
+    /// How long `hook` may wait, and why.
+    pub fn timeout_of(&self, hook: &PlannedHook) -> (Duration, TimeoutSource) {
+        match hook.hook.timeout {
+            Some(timeout) => (timeout, TimeoutSource::Annotation),
+            None => (self.default_timeout, TimeoutSource::Default),
+        }
+    }
 }
 
 impl Catalog {
@@ -145,15 +252,20 @@ impl Catalog {
                 position: planned.len() + 1,
                 hook,
                 tie_break,
+                wave: 0,
             });
         }
-        Ok(Plan {
+        let mut plan = Plan {
             event,
             ordering,
             hooks: planned,
             skipped: self.skipped,
             warnings,
-        })
+            waves: Waves::Weight,
+            default_timeout: crate::DEFAULT_TIMEOUT,
+        };
+        plan.waves_by_weight();
+        Ok(plan)
     }
 }
 
@@ -215,21 +327,38 @@ fn check_duplicates(
 
 impl Serialize for Plan {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Plan", 5)?;
+        let mut s = serializer.serialize_struct("Plan", 6)?;
         s.serialize_field("event", &self.event)?;
         s.serialize_field("ordering", &self.ordering)?;
-        s.serialize_field("hooks", &self.hooks)?;
+        let hooks: Vec<HookView<'_>> = self
+            .hooks
+            .iter()
+            .map(|planned| HookView {
+                planned,
+                timeout: self.timeout_of(planned),
+            })
+            .collect();
+        s.serialize_field("hooks", &hooks)?;
+        s.serialize_field("waves", &self.waves)?;
         s.serialize_field("skipped", &self.skipped)?;
         s.serialize_field("warnings", &self.warnings)?;
         s.end()
     }
 }
 
-impl Serialize for PlannedHook {
+/// A planned hook as the plan JSON shows it: with its effective timeout, which needs the
+/// plan's default.
+struct HookView<'a> {
+    planned: &'a PlannedHook,
+    timeout: (Duration, TimeoutSource),
+}
+
+impl Serialize for HookView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let h = &self.hook;
-        let mut s = serializer.serialize_struct("Hook", 14)?;
-        s.serialize_field("position", &self.position)?;
+        let h = &self.planned.hook;
+        let planned = self.planned;
+        let mut s = serializer.serialize_struct("Hook", 17)?;
+        s.serialize_field("position", &planned.position)?;
         s.serialize_field("id", &h.id)?;
         s.serialize_field("apiVersion", &h.api_version)?;
         s.serialize_field("kind", &h.kind)?;
@@ -241,7 +370,14 @@ impl Serialize for PlannedHook {
         s.serialize_field("outputLogPolicies", &h.output_log_policies)?;
         s.serialize_field("source", &h.source)?;
         s.serialize_field("document", &h.document)?;
-        s.serialize_field("tieBreak", &self.tie_break)?;
+        s.serialize_field("tieBreak", &planned.tie_break)?;
+        s.serialize_field("wave", &planned.wave)?;
+        let (timeout, from) = self.timeout;
+        s.serialize_field(
+            "timeoutMs",
+            &u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        )?;
+        s.serialize_field("timeoutFrom", &from)?;
         s.end()
     }
 }

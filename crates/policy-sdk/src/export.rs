@@ -44,6 +44,21 @@ macro_rules! export_orderer {
     };
 }
 
+/// Exports a [`Scheduler`](crate::Scheduler) as this component's `order` of contract
+/// 0.2.0, which may answer waves. A component has one `order`: this or
+/// [`export_orderer!`], not both.
+#[macro_export]
+macro_rules! export_scheduler {
+    ($ty:ty) => {
+        $crate::__export_role!(
+            $ty,
+            $crate::Scheduler,
+            __export_scheduler_impl,
+            $crate::wasm::scheduler
+        );
+    };
+}
+
 /// Exports several roles from one component, each at most once:
 /// `export_policy!(validator: Guard, mutator: Defaults, orderer: Order);`
 #[macro_export]

@@ -24,6 +24,12 @@ pub struct Hook {
     pub source: String,
     /// The whole Kubernetes object.
     pub manifest: Value,
+    /// The wave the hook is in, from 1 (contract 0.2.0; for 0.1.0 roles the SDK numbers
+    /// runs of equal weight the way the host does). 0 when no host planned it.
+    pub wave: u32,
+    /// Its own `kubectl-hooks.dev/timeout` in milliseconds, as the host read it
+    /// (contract 0.2.0; `None` for 0.1.0 roles and when it has none).
+    pub timeout_ms: Option<u64>,
 }
 
 impl Hook {
@@ -78,6 +84,8 @@ impl Hook {
             name,
             namespace,
             manifest,
+            wave: 0,
+            timeout_ms: None,
         })
     }
 

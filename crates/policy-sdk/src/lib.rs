@@ -4,7 +4,8 @@
 //! [`Orderer`]) over plain Rust types ([`Context`], [`Hook`], [`Denial`], [`Patch`]),
 //! exported with [`export_validator!`], [`export_mutator!`], [`export_orderer!`] or
 //! [`export_policy!`]. Built for `wasm32-wasip2` it is a component of the
-//! `kubectl-hooks:policy@0.1.0` contract (`wit/policy.wit`); built natively the same
+//! `kubectl-hooks:policy@0.1.0` contract (`wit/policy.wit`), or of 0.2.0
+//! (`wit/v0.2.0/policy.wit`) for a [`Scheduler`], which may answer waves; built natively the same
 //! functions can be called directly, which is how policies are unit-tested and
 //! benchmarked:
 //!
@@ -49,6 +50,7 @@ pub mod log;
 mod path;
 pub mod pod;
 mod role;
+mod schedule;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod verdict;
@@ -62,6 +64,7 @@ pub use hook::Hook;
 pub use path::FieldPath;
 pub use pod::{ContainerKind, ContainerRef, PodSpecMut, PodSpecRef, pod_specs, pod_specs_mut};
 pub use role::{Mutator, Orderer, Validator};
+pub use schedule::{Schedule, Scheduler, TIMEOUT_ANNOTATION};
 pub use serde_json;
 pub use verdict::{Denial, Patch};
 

@@ -11,7 +11,10 @@
 
 use std::marker::PhantomData;
 
-use crate::{Context, Denial, Event, Hook, Mutator, Orderer, Patch, Validator, log::Level};
+use crate::{
+    Context, Denial, Event, Hook, Mutator, Orderer, Patch, Schedule, Scheduler, Validator,
+    log::Level,
+};
 
 pub mod validator {
     wit_bindgen::generate!({
@@ -45,6 +48,26 @@ pub mod orderer {
             "kubectl-hooks:policy/types@0.1.0": crate::wasm::validator::kubectl_hooks::policy::types,
             "kubectl-hooks:policy/host@0.1.0": crate::wasm::validator::kubectl_hooks::policy::host,
         },
+    });
+}
+
+/// Contract 0.2.0's orderer world, for a [`Scheduler`](crate::Scheduler): its own types
+/// (0.2.0's hook carries its wave and timeout), converted below.
+pub mod scheduler {
+    // A world of the SDK's own that is 0.2.0's orderer: wit-bindgen names a world's
+    // export macro after the world, and the 0.1.0 orderer's already has that name.
+    wit_bindgen::generate!({
+        path: "../../wit/v0.2.0",
+        inline: "
+            package hooks-policy-sdk:scheduler;
+            world scheduler {
+                include kubectl-hooks:policy/orderer@0.2.0;
+            }
+        ",
+        world: "hooks-policy-sdk:scheduler/scheduler",
+        pub_export_macro: true,
+        generate_all,
+        runtime_path: "::hooks_policy_sdk::__private::wit_bindgen::rt",
     });
 }
 
@@ -91,6 +114,65 @@ impl<T: Orderer> orderer::exports::kubectl_hooks::policy::order::Guest for Adapt
     }
 }
 
+impl<T: Scheduler> scheduler::exports::kubectl_hooks::policy::order::Guest for Adapter<T> {
+    fn order(ctx: wit2::Context, hooks: Vec<wit2::Hook>) -> Result<wit2::Schedule, String> {
+        let ctx = context_in(wit::Context {
+            event: event_in_v2(ctx.event),
+            release: ctx.release,
+            namespace: ctx.namespace,
+            settings: ctx.settings,
+            dry_run: ctx.dry_run,
+        })?;
+        let hooks = hooks
+            .into_iter()
+            .map(|hook| {
+                let (wave, timeout_ms) = (hook.wave, hook.timeout_ms);
+                let hook = hook_in(wit::Hook {
+                    id: hook.id,
+                    api_version: hook.api_version,
+                    kind: hook.kind,
+                    name: hook.name,
+                    namespace: hook.namespace,
+                    weight: hook.weight,
+                    events: hook.events.into_iter().map(event_in_v2).collect(),
+                    delete_policies: hook.delete_policies,
+                    output_log_policies: hook.output_log_policies,
+                    source: hook.source,
+                    manifest: hook.manifest,
+                })?;
+                Ok(Hook {
+                    wave,
+                    timeout_ms,
+                    ..hook
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let schedule = T::schedule(&ctx, &hooks);
+        discard((ctx, hooks));
+        Ok(match schedule? {
+            Schedule::Order(ids) => wit2::Schedule::Order(ids),
+            Schedule::Waves(waves) => wit2::Schedule::Waves(waves),
+        })
+    }
+}
+
+use scheduler::kubectl_hooks::policy::types as wit2;
+
+/// 0.2.0's event is 0.1.0's: the same cases in the same order.
+fn event_in_v2(event: wit2::Event) -> wit::Event {
+    match event {
+        wit2::Event::PreInstall => wit::Event::PreInstall,
+        wit2::Event::PostInstall => wit::Event::PostInstall,
+        wit2::Event::PreUpgrade => wit::Event::PreUpgrade,
+        wit2::Event::PostUpgrade => wit::Event::PostUpgrade,
+        wit2::Event::PreDelete => wit::Event::PreDelete,
+        wit2::Event::PostDelete => wit::Event::PostDelete,
+        wit2::Event::PreRollback => wit::Event::PreRollback,
+        wit2::Event::PostRollback => wit::Event::PostRollback,
+        wit2::Event::Test => wit::Event::Test,
+    }
+}
+
 /// Leaves the call's inputs unfreed. kubectl-hooks instantiates a policy afresh for every
 /// call and throws the instance away after it, so walking every parsed manifest to free
 /// it is work nobody benefits from (about a tenth of a guard's time). Under a host that
@@ -101,7 +183,18 @@ fn discard<T>(inputs: T) {
 
 fn convert_input(ctx: wit::Context, hooks: Vec<wit::Hook>) -> Result<(Context, Vec<Hook>), String> {
     let ctx = context_in(ctx)?;
-    let hooks = hooks.into_iter().map(hook_in).collect::<Result<_, _>>()?;
+    let mut hooks: Vec<Hook> = hooks.into_iter().map(hook_in).collect::<Result<_, _>>()?;
+    // 0.1.0 tells no waves: number runs of equal weight, as the host does before any
+    // orderer answered waves.
+    let mut wave = 0;
+    let mut previous = None;
+    for hook in &mut hooks {
+        if previous != Some(hook.weight) {
+            wave += 1;
+            previous = Some(hook.weight);
+        }
+        hook.wave = wave;
+    }
     Ok((ctx, hooks))
 }
 
@@ -137,6 +230,8 @@ fn hook_in(hook: wit::Hook) -> Result<Hook, String> {
         output_log_policies: hook.output_log_policies,
         source: hook.source,
         manifest,
+        wave: 0,
+        timeout_ms: None,
     })
 }
 

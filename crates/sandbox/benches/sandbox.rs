@@ -131,7 +131,7 @@ fn plan(n: usize) -> Plan {
     .unwrap();
     for planned in &mut plan.hooks {
         let manifest = planned.hook.manifest().unwrap();
-        planned.hook.replace_manifest(&manifest);
+        planned.hook.replace_manifest(&manifest).unwrap();
     }
     plan
 }

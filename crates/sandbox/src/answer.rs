@@ -38,6 +38,9 @@ pub(crate) struct Budget {
     pub(crate) manifest_bytes: usize,
     /// Bytes of strings left for the rest of the answer.
     pub(crate) output_bytes: usize,
+    /// Ids left for the waves of the rest of the answer: every wave's list charges its
+    /// length here, so that many small waves cannot add up to more ids than hooks.
+    pub(crate) wave_ids: usize,
 }
 
 thread_local! {
@@ -161,6 +164,62 @@ unsafe impl<T: Lift> Lift for Items<T> {
         let budget = budget()?;
         check(budget.items_limit, memory_pair(bytes)?.1, budget.items)?;
         Ok(Items(Vec::<T>::linear_lift_from_memory(cx, ty, bytes)?))
+    }
+}
+
+/// A wave of an orderer's answer: a `list<string>` whose length is charged against
+/// [`Budget::wave_ids`], the ids all the answer's waves may hold together.
+#[derive(Debug)]
+pub(crate) struct Wave(pub(crate) Vec<Text>);
+
+/// Charges a wave of `len` ids against what the answer's waves may still hold.
+fn charge_wave(len: usize) -> wasmtime::Result<()> {
+    BUDGET.with(|cell| {
+        let mut budget = cell
+            .get()
+            .ok_or_else(|| wasmtime::format_err!("no answer budget"))?;
+        let left = budget.wave_ids;
+        if len > left {
+            // Report the whole count the answer reached, not what was left of it.
+            let max = budget.items;
+            return Err(wasmtime::Error::new(Exceeded {
+                limit: Limit::HookCount,
+                size: (max - left).saturating_add(len) as u64,
+                max: max as u64,
+            }));
+        }
+        budget.wave_ids = left - len;
+        cell.set(Some(budget));
+        Ok(())
+    })
+}
+
+unsafe impl ComponentType for Wave {
+    type Lower = [ValRaw; 2];
+    const ABI: CanonicalAbiInfo = CanonicalAbiInfo::POINTER_PAIR;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <[Text] as ComponentType>::typecheck(ty, types)
+    }
+}
+
+unsafe impl Lift for Wave {
+    fn linear_lift_from_flat(
+        cx: &mut LiftContext<'_>,
+        ty: InterfaceType,
+        src: &Self::Lower,
+    ) -> wasmtime::Result<Self> {
+        charge_wave(flat_len(src))?;
+        Ok(Wave(Vec::<Text>::linear_lift_from_flat(cx, ty, src)?))
+    }
+
+    fn linear_lift_from_memory(
+        cx: &mut LiftContext<'_>,
+        ty: InterfaceType,
+        bytes: &[u8],
+    ) -> wasmtime::Result<Self> {
+        charge_wave(memory_pair(bytes)?.1)?;
+        Ok(Wave(Vec::<Text>::linear_lift_from_memory(cx, ty, bytes)?))
     }
 }
 
@@ -302,5 +361,16 @@ pub(crate) struct Patch {
     pub(crate) manifest: ManifestText,
 }
 
-/// The results of the three roles' functions, as lifted.
-pub(crate) type Answer<T> = (Result<Items<T>, ErrorText>,);
+/// `schedule` of contract 0.2.0: an order, or waves. Both are bounded by the hooks: at
+/// most one id per hook, and at most as many waves as hooks (a wave holds one at least).
+#[derive(Debug, wasmtime::component::ComponentType, wasmtime::component::Lift)]
+#[component(variant)]
+pub(crate) enum Schedule {
+    #[component(name = "order")]
+    Order(Items<Text>),
+    #[component(name = "waves")]
+    Waves(Items<Wave>),
+}
+
+/// The result of a role's function, as lifted: the answer, or the guest's error.
+pub(crate) type Answer<T> = (Result<T, ErrorText>,);

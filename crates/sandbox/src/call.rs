@@ -10,13 +10,15 @@ use std::future::Future;
 use std::sync::Arc;
 
 use wasmtime::Store;
-use wasmtime::component::{Instance, Lift};
+use wasmtime::component::{ComponentNamedList, Instance, Lift, Lower};
 
-use crate::answer::{self, Answer, Budget, Exceeded, Items};
+use crate::answer::{self, Answer, Budget, Exceeded, Items, Schedule};
 use crate::bindings::kubectl_hooks::policy::types as wit;
+use crate::bindings::v2::kubectl_hooks::policy::types as wit2;
 use crate::engine::{GuestLog, LogLevel, State, TICK};
 use crate::limits::Limit;
 use crate::pool::Slots;
+use crate::role::Contract;
 use crate::secrets::Masker;
 use crate::{Policy, Role, SandboxError};
 
@@ -24,6 +26,27 @@ use crate::{Policy, Role, SandboxError};
 pub(crate) struct Called<T> {
     pub(crate) answer: Result<T, SandboxError>,
     pub(crate) logs: Vec<GuestLog>,
+}
+
+impl<T> Called<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Called<U> {
+        Called {
+            answer: self.answer.map(f),
+            logs: self.logs,
+        }
+    }
+}
+
+/// What a role is called with, in the types of the contract it was built against.
+pub(crate) enum Input<'a> {
+    V1 {
+        ctx: &'a wit::Context,
+        hooks: &'a [wit::Hook],
+    },
+    V2 {
+        ctx: wit2::Context,
+        hooks: Vec<wit2::Hook>,
+    },
 }
 
 /// The function a role exports has another signature than the contract's.
@@ -106,39 +129,63 @@ impl Policy {
 
     pub(crate) fn call_mutate(
         &self,
-        ctx: &wit::Context,
-        hooks: &[wit::Hook],
+        input: &Input<'_>,
         masker: &Arc<Masker>,
     ) -> Called<Vec<answer::Patch>> {
-        self.call::<answer::Patch>(Role::Mutate, ctx, hooks, masker)
+        let called = match input {
+            Input::V1 { ctx, hooks } => self.call::<_, Items<answer::Patch>>(
+                Role::Mutate,
+                (*ctx, *hooks),
+                hooks.len(),
+                masker,
+            ),
+            Input::V2 { ctx, hooks } => self.call::<_, Items<answer::Patch>>(
+                Role::Mutate,
+                (ctx, &hooks[..]),
+                hooks.len(),
+                masker,
+            ),
+        };
+        called.map(|Items(patches)| patches)
     }
 
-    pub(crate) fn call_order(
-        &self,
-        ctx: &wit::Context,
-        hooks: &[wit::Hook],
-        masker: &Arc<Masker>,
-    ) -> Called<Vec<String>> {
-        let called = self.call::<answer::Text>(Role::Order, ctx, hooks, masker);
-        Called {
-            answer: called
-                .answer
-                .map(|ids| ids.into_iter().map(|id| id.0).collect()),
-            logs: called.logs,
+    /// An order (0.1.0), or an order or waves (0.2.0).
+    pub(crate) fn call_order(&self, input: &Input<'_>, masker: &Arc<Masker>) -> Called<Schedule> {
+        match input {
+            Input::V1 { ctx, hooks } => self
+                .call::<_, Items<answer::Text>>(Role::Order, (*ctx, *hooks), hooks.len(), masker)
+                .map(Schedule::Order),
+            Input::V2 { ctx, hooks } => {
+                self.call::<_, Schedule>(Role::Order, (ctx, &hooks[..]), hooks.len(), masker)
+            }
         }
     }
 
     pub(crate) fn call_validate(
         &self,
-        ctx: &wit::Context,
-        hooks: &[wit::Hook],
+        input: &Input<'_>,
         masker: &Arc<Masker>,
     ) -> Called<Vec<answer::Denial>> {
-        self.call::<answer::Denial>(Role::Validate, ctx, hooks, masker)
+        let called = match input {
+            Input::V1 { ctx, hooks } => self.call::<_, Items<answer::Denial>>(
+                Role::Validate,
+                (*ctx, *hooks),
+                hooks.len(),
+                masker,
+            ),
+            Input::V2 { ctx, hooks } => self.call::<_, Items<answer::Denial>>(
+                Role::Validate,
+                (ctx, &hooks[..]),
+                hooks.len(),
+                masker,
+            ),
+        };
+        called.map(|Items(denials)| denials)
     }
 
     /// What the answer to a call over `hooks` hooks may hold: patches and ids are never
-    /// more than the hooks, denials no more than `limits.answerItems`.
+    /// more than the hooks, and neither are waves or the ids of all waves together;
+    /// denials are no more than `limits.answerItems`.
     fn budget(&self, role: Role, hooks: usize) -> Budget {
         let (items, items_limit) = match role {
             Role::Validate => (self.limits.answer_items, Limit::AnswerItems),
@@ -150,18 +197,17 @@ impl Policy {
             string_bytes: self.limits.string_bytes,
             manifest_bytes: self.limits.patch_bytes,
             output_bytes: self.limits.output_bytes,
+            wave_ids: hooks,
         }
     }
 
-    fn call<T>(
-        &self,
-        role: Role,
-        ctx: &wit::Context,
-        hooks: &[wit::Hook],
-        masker: &Arc<Masker>,
-    ) -> Called<Vec<T>>
+    /// Instantiates the policy, calls `role`'s function with `params` (the context and
+    /// `hooks` hooks, in the types of the role's contract) and lifts the answer `R`
+    /// within the call's budget.
+    fn call<P, R>(&self, role: Role, params: P, hooks: usize, masker: &Arc<Masker>) -> Called<R>
     where
-        T: Lift + Send + Sync + 'static,
+        P: ComponentNamedList + Lower + Send + Sync,
+        R: Lift + Send + Sync + 'static,
     {
         let export = self
             .exports
@@ -169,17 +215,17 @@ impl Policy {
             .expect("called a role the policy does not export");
         let _slot = self.engine.inner.slots.as_ref().map(Slots::take);
         let mut store = self.store(Arc::clone(masker));
-        let budget = self.budget(role, hooks.len());
+        let budget = self.budget(role, hooks);
         let outcome = self.under_cap(budget, async {
             let instance: Instance = self.pre.instantiate_async(&mut store).await?;
             let func = instance
-                .get_typed_func::<(&wit::Context, &[wit::Hook]), Answer<T>>(&mut store, export)
+                .get_typed_func::<P, Answer<R>>(&mut store, export)
                 .map_err(|e| wasmtime::Error::new(ContractMismatch(format!("{e:#}"))))?;
-            let (answer,) = func.call_async(&mut store, (ctx, hooks)).await?;
+            let (answer,) = func.call_async(&mut store, params).await?;
             Ok(answer)
         });
         let answer = match outcome {
-            Ok(Ok(Items(answer))) => Ok(answer),
+            Ok(Ok(answer)) => Ok(answer),
             Ok(Err(message)) => Err(SandboxError::Guest {
                 policy: self.info.name.clone(),
                 role,
@@ -221,7 +267,10 @@ impl Policy {
             return SandboxError::Incompatible {
                 policy,
                 origin: self.info.origin.clone(),
-                message: format!("its `{}` function: {message}", role.export_name()),
+                message: format!(
+                    "its `{}` function: {message}",
+                    role.export_name(self.exports.contract(role).unwrap_or(Contract::V0_1))
+                ),
             };
         }
         if let Some(exceeded) = error.downcast_ref::<Exceeded>() {

@@ -12,6 +12,8 @@
 //!     regoFile: deny.rego                   # optional, for the `rego` policy: read
 //!                                           # (relative to this file) into settings.policy
 //!     failurePolicy: Fail                   # or Ignore
+//!     maxHookTimeout: 10m                   # optional: the longest hook timeout a
+//!                                           # mutator may set; none when absent
 //!     limits: {memoryMiB: 64, timeoutMs: 1000, fuel: null}  # and more: see `Limits`
 //! ```
 
@@ -49,6 +51,8 @@ pub const CONFIG_KIND: &str = "PolicyConfig";
 /// Generous upper bounds: beyond them a value is a typo, not a need.
 const MAX_MEMORY_MIB: u64 = 4096;
 const MAX_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+/// The most `maxHookTimeout` may say: a day.
+const MAX_HOOK_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// One policy to load, from a configuration file or from `--policy`.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +64,9 @@ pub struct PolicySpec {
     pub settings: Value,
     pub failure_policy: FailurePolicy,
     pub limits: Limits,
+    /// The longest `kubectl-hooks.dev/timeout` the policy's patches may set; without
+    /// one, a patch that sets or changes a hook's timeout is refused.
+    pub max_hook_timeout: Option<Duration>,
 }
 
 impl PolicySpec {
@@ -80,6 +87,7 @@ impl PolicySpec {
             settings: Value::Object(Default::default()),
             failure_policy: FailurePolicy::Fail,
             limits: Limits::default(),
+            max_hook_timeout: None,
         }
     }
 
@@ -103,6 +111,7 @@ impl PolicySpec {
             events: self.events.clone(),
             settings: self.settings.to_string(),
             failure_policy: self.failure_policy,
+            max_hook_timeout: self.max_hook_timeout,
         })
     }
 }
@@ -169,6 +178,7 @@ struct RawPolicy {
     settings: Option<Value>,
     rego_file: Option<String>,
     failure_policy: Option<String>,
+    max_hook_timeout: Option<Value>,
     limits: Option<RawLimits>,
 }
 
@@ -308,6 +318,11 @@ impl PolicyConfig {
                 }
             };
             let limits = limits(raw.limits).map_err(policy_error)?;
+            let max_hook_timeout = raw
+                .max_hook_timeout
+                .map(|value| max_hook_timeout(&value))
+                .transpose()
+                .map_err(policy_error)?;
             let mut settings = raw
                 .settings
                 .unwrap_or_else(|| Value::Object(Default::default()));
@@ -338,6 +353,7 @@ impl PolicyConfig {
                 settings,
                 failure_policy,
                 limits,
+                max_hook_timeout,
             });
         }
         Ok(PolicyConfig {
@@ -350,6 +366,25 @@ impl PolicyConfig {
     pub fn needs_fuel(&self) -> bool {
         self.policies.iter().any(|p| p.limits.fuel.is_some())
     }
+}
+
+/// `maxHookTimeout: 10m`: a duration as the timeout annotation takes it, within reason.
+fn max_hook_timeout(value: &Value) -> Result<Duration, String> {
+    let wrong = || {
+        format!(
+            "`maxHookTimeout` must be a duration such as `10m` or `1h30m` (at most {}), not {}",
+            hooks_plan::format_duration(MAX_HOOK_TIMEOUT),
+            hooks_plan::escape_bounded(&value.to_string(), 64)
+        )
+    };
+    let duration = value
+        .as_str()
+        .and_then(|text| hooks_plan::parse_timeout(text).ok())
+        .ok_or_else(wrong)?;
+    if duration > MAX_HOOK_TIMEOUT {
+        return Err(wrong());
+    }
+    Ok(duration)
 }
 
 fn limits(raw: Option<RawLimits>) -> Result<Limits, String> {

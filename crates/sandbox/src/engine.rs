@@ -13,10 +13,10 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable, WasmStr};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings;
-use crate::bindings::kubectl_hooks::policy::host::Level;
 use crate::cache::CompileCache;
 use crate::limits::{Limiter, Limits, MIB};
 use crate::pool::{self, Slots};
+use crate::role::Contract;
 use crate::secrets::Masker;
 use crate::stdio::BoundedPipe;
 
@@ -302,27 +302,64 @@ impl WasiView for State {
 }
 
 impl bindings::kubectl_hooks::policy::types::Host for State {}
+impl bindings::v2::kubectl_hooks::policy::types::Host for State {}
 
-/// The contract's imports: `types` (nothing to provide) and `host.log`, which takes the
-/// message as a view into guest memory so that only the part kept is ever copied.
+impl From<bindings::kubectl_hooks::policy::host::Level> for LogLevel {
+    fn from(level: bindings::kubectl_hooks::policy::host::Level) -> LogLevel {
+        use bindings::kubectl_hooks::policy::host::Level;
+        match level {
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        }
+    }
+}
+
+impl From<bindings::v2::kubectl_hooks::policy::host::Level> for LogLevel {
+    fn from(level: bindings::v2::kubectl_hooks::policy::host::Level) -> LogLevel {
+        use bindings::v2::kubectl_hooks::policy::host::Level;
+        match level {
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        }
+    }
+}
+
+/// The contract's imports in every version the host speaks: `types` (nothing to
+/// provide) and `host.log`.
 fn link_host(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     bindings::kubectl_hooks::policy::types::add_to_linker::<State, HasSelf<State>>(
         linker,
         |state| state,
     )?;
-    let mut host = linker.instance(&format!(
-        "kubectl-hooks:policy/host@{}",
-        crate::CONTRACT_VERSION
-    ))?;
+    bindings::v2::kubectl_hooks::policy::types::add_to_linker::<State, HasSelf<State>>(
+        linker,
+        |state| state,
+    )?;
+    link_log::<bindings::kubectl_hooks::policy::host::Level>(linker, Contract::V0_1)?;
+    link_log::<bindings::v2::kubectl_hooks::policy::host::Level>(linker, Contract::V0_2)?;
+    Ok(())
+}
+
+/// `host.log` of `contract`, which takes the message as a view into guest memory so that
+/// only the part kept is ever copied.
+fn link_log<L>(linker: &mut Linker<State>, contract: Contract) -> wasmtime::Result<()>
+where
+    L: wasmtime::component::ComponentType
+        + wasmtime::component::Lift
+        + Into<LogLevel>
+        + Send
+        + Sync
+        + 'static,
+{
+    let mut host = linker.instance(&format!("kubectl-hooks:policy/host@{}", contract.version()))?;
     host.func_wrap(
         "log",
-        |mut store: StoreContextMut<'_, State>, (level, message): (Level, WasmStr)| {
-            let level = match level {
-                Level::Debug => LogLevel::Debug,
-                Level::Info => LogLevel::Info,
-                Level::Warn => LogLevel::Warn,
-                Level::Error => LogLevel::Error,
-            };
+        |mut store: StoreContextMut<'_, State>, (level, message): (L, WasmStr)| {
+            let level: LogLevel = level.into();
             if store.data().logs.len() >= store.data().log_messages {
                 store.data_mut().dropped_logs += 1;
                 return Ok(());

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use crate::Role;
 use crate::limits::Limit;
-use crate::role::CONTRACT_VERSION;
+use crate::role::{CONTRACT_VERSION, Contract};
 
 /// Everything that stops loading, configuring or running a policy. Each variant names the
 /// policy (and the file or hook it is about); [`SandboxError::hint`] says what to do.
@@ -24,7 +24,8 @@ pub enum SandboxError {
     CoreModule { policy: String, origin: String },
 
     #[error(
-        "policy `{policy}`: `{origin}` was built against contract kubectl-hooks:policy@{found}, but this host speaks @{CONTRACT_VERSION}"
+        "policy `{policy}`: `{origin}` was built against contract kubectl-hooks:policy@{found}, but this host speaks {}",
+        Contract::spoken()
     )]
     ContractVersion {
         policy: String,
@@ -33,7 +34,8 @@ pub enum SandboxError {
     },
 
     #[error(
-        "policy `{policy}`: `{origin}` implements no role: it exports none of kubectl-hooks:policy/mutate, /order or /validate@{CONTRACT_VERSION}"
+        "policy `{policy}`: `{origin}` implements no role: it exports none of kubectl-hooks:policy/mutate, /order or /validate ({})",
+        Contract::spoken()
     )]
     NoRole {
         policy: String,
@@ -132,6 +134,23 @@ pub enum SandboxError {
     },
 
     #[error(
+        "policy `{policy}`: mutate sets the timeout of hook `{hook}` (`{}: {value}`), {}",
+        hooks_plan::TIMEOUT_ANNOTATION,
+        match max {
+            Some(max) => format!("over its `maxHookTimeout` ({})", hooks_plan::format_duration(*max)),
+            None => "but its configuration has no `maxHookTimeout`, so it may not set timeouts".into(),
+        }
+    )]
+    HookTimeout {
+        policy: String,
+        hook: String,
+        /// The annotation as the patch left it, quoted (or `(removed)`), escaped.
+        value: String,
+        /// The policy's `maxHookTimeout`, when it has one.
+        max: Option<Duration>,
+    },
+
+    #[error(
         "policy `{policy}`: {role} answered {size} {}, over {limit} ({max})",
         limit.unit()
     )]
@@ -226,6 +245,7 @@ impl SandboxError {
             | Trap { policy, .. }
             | Guest { policy, .. }
             | InvalidAnswer { policy, .. }
+            | HookTimeout { policy, .. }
             | Limit { policy, .. }
             | Structure { policy, .. }
             | OwnResources { policy, .. }
@@ -264,7 +284,7 @@ impl SandboxError {
             NotWasm { .. } => "a policy is a WebAssembly component (`.wasm`); build one with `cargo build --release --target wasm32-wasip2`".into(),
             CoreModule { .. } => "build the policy as a component: `cargo build --release --target wasm32-wasip2` (Rust), or wrap the module with `wasm-tools component new MODULE.wasm -o POLICY.wasm`".into(),
             ContractVersion { found, .. } => format!(
-                "rebuild the policy against kubectl-hooks:policy@{CONTRACT_VERSION} (the `wit/` of this kubectl-hooks), or use a kubectl-hooks that speaks @{found}"
+                "rebuild the policy against kubectl-hooks:policy@{CONTRACT_VERSION} (`wit/v0.2.0/`) or @0.1.0 (`wit/policy.wit`) of this kubectl-hooks, or use a kubectl-hooks that speaks @{found}"
             ),
             NoRole { .. } => "export at least one of the worlds `mutator`, `orderer` or `validator` from `wit/policy.wit`".into(),
             MissingImports { .. } => "policies run without filesystem, network or other host services; remove the code that needs them (only `kubectl-hooks:policy/host` and WASI p2 cli, io, clocks and random are available)".into(),
@@ -276,7 +296,9 @@ impl SandboxError {
             OutOfFuel { .. } => "raise `limits.fuel` for it, or remove the fuel limit".into(),
             Trap { .. } => "a bug in the policy; its output above may say more. Set `failurePolicy: Ignore` to run without it".into(),
             Guest { .. } => "the policy refused to decide; see its message. Set `failurePolicy: Ignore` to run without it".into(),
-            InvalidAnswer { .. } => "a bug in the policy: patches may not change a hook's identity or position, and an order must list every hook exactly once".into(),
+            InvalidAnswer { .. } => "a bug in the policy: patches may not change a hook's identity or position; an order, or waves, must list every hook exactly once, and no wave may be empty".into(),
+            HookTimeout { max: Some(_), .. } => "if the hook should wait that long, raise `maxHookTimeout` for the policy in the policy configuration".into(),
+            HookTimeout { max: None, .. } => "if the policy is trusted to set how long hooks wait, give it `maxHookTimeout` (the longest it may set, e.g. `10m`) in the policy configuration".into(),
             Limit { limit, .. } | Structure { limit, .. } => match limit.config_key() {
                 Some(key) => format!("a policy that needs more can be given it: raise `limits.{key}` for it in the policy configuration"),
                 None => "a bug in the policy: it answered more items than the plan has hooks".into(),

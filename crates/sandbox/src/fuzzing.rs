@@ -5,7 +5,9 @@
 use serde_json::{Value, json};
 
 use crate::diff::mutation_diff;
-use crate::invariants::{check_order, check_patch, check_patch_ids, json_shape};
+use crate::invariants::{
+    changed_timeout, check_order, check_patch, check_patch_ids, check_waves, json_shape,
+};
 use crate::secrets::Masker;
 
 /// Checks `answer` as every kind of answer a policy can give about the hooks `current`:
@@ -28,6 +30,19 @@ pub fn answer(current: &[&str], answer: &str) {
     let ids: Vec<String> = answer.lines().map(str::to_owned).collect();
     let _ = check_order(current, &ids);
     let _ = check_patch_ids(current, ids.iter().map(String::as_str));
+    // Waves: blank lines separate them.
+    let waves: Vec<Vec<String>> = answer
+        .split("\n\n")
+        .map(|wave| wave.lines().map(str::to_owned).collect())
+        .collect();
+    if let Ok((permutation, sizes)) = check_waves(current, &waves) {
+        assert_eq!(permutation.len(), current.len());
+        assert_eq!(sizes.iter().sum::<usize>(), current.len());
+        assert!(sizes.iter().all(|&s| s > 0));
+    }
+    if let Ok(after) = serde_json::from_str::<Value>(answer) {
+        let _ = changed_timeout(&before, &after);
+    }
 
     let secret = answer.lines().next().unwrap_or_default();
     let mut masker = Masker::default();

@@ -166,6 +166,66 @@ pub(crate) fn check_order(current: &[&str], answer: &[String]) -> Result<Vec<usi
     Ok(permutation)
 }
 
+/// Checks that waves list every current hook exactly once, in waves none of which is
+/// empty. Returns, for each new position (the waves' concatenation), the index of the
+/// hook in the current order, and the size of each wave.
+pub(crate) fn check_waves(
+    current: &[&str],
+    waves: &[Vec<String>],
+) -> Result<(Vec<usize>, Vec<usize>), Violation> {
+    let index: HashMap<&str, usize> = current.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut seen = vec![false; current.len()];
+    let mut permutation = Vec::with_capacity(current.len());
+    let mut sizes = Vec::with_capacity(waves.len());
+    for (number, wave) in waves.iter().enumerate() {
+        if wave.is_empty() {
+            return Err(Violation {
+                hook: None,
+                problem: format!(
+                    "wave {} of {} is empty; every wave must hold at least one hook",
+                    number + 1,
+                    waves.len()
+                ),
+            });
+        }
+        for id in wave {
+            let Some(&i) = index.get(id.as_str()) else {
+                return Err(Violation::about(
+                    id,
+                    format!("wave {} names a hook that is not in this event", number + 1),
+                ));
+            };
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(Violation::about(
+                    id,
+                    "the waves list this hook twice; each hook belongs to exactly one wave",
+                ));
+            }
+            permutation.push(i);
+        }
+        sizes.push(wave.len());
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(Violation::about(
+            current[missing],
+            format!(
+                "the waves leave this hook out ({} of {} hooks listed); they must list every hook exactly once",
+                permutation.len(),
+                current.len()
+            ),
+        ));
+    }
+    Ok((permutation, sizes))
+}
+
+/// The timeout annotation of a patched manifest, when the patch changed it: `Some(None)`
+/// when it was removed.
+pub(crate) fn changed_timeout<'a>(before: &Value, after: &'a Value) -> Option<Option<&'a Value>> {
+    const POINTER: &str = "/metadata/annotations/kubectl-hooks.dev~1timeout";
+    let (old, new) = (before.pointer(POINTER), after.pointer(POINTER));
+    (old != new).then_some(new)
+}
+
 fn shown(value: Option<&Value>) -> String {
     value.map_or_else(|| "(absent)".to_owned(), Value::to_string)
 }
@@ -270,6 +330,58 @@ mod tests {
         assert_eq!(check_patch_ids(&current, ["Job/b"]).unwrap(), vec![1]);
         assert!(check_patch_ids(&current, ["Job/c"]).is_err());
         assert!(check_patch_ids(&current, ["Job/a", "Job/a"]).is_err());
+    }
+
+    #[test]
+    fn waves_hold_every_hook_once_and_none_is_empty() {
+        let current = ["Job/a", "Job/b", "Job/c"];
+        let waves = |waves: &[&[&str]]| {
+            waves
+                .iter()
+                .map(|w| w.iter().map(|s| s.to_string()).collect())
+                .collect::<Vec<Vec<String>>>()
+        };
+        assert_eq!(
+            check_waves(&current, &waves(&[&["Job/c"], &["Job/a", "Job/b"]])).unwrap(),
+            (vec![2, 0, 1], vec![1, 2])
+        );
+        let err =
+            check_waves(&current, &waves(&[&["Job/a"], &[], &["Job/b", "Job/c"]])).unwrap_err();
+        assert!(
+            err.problem.contains("wave 2 of 3 is empty"),
+            "{}",
+            err.problem
+        );
+        let err = check_waves(
+            &current,
+            &waves(&[&["Job/a", "Job/b"], &["Job/b", "Job/c"]]),
+        )
+        .unwrap_err();
+        assert_eq!(err.hook.as_deref(), Some("Job/b"));
+        assert!(err.problem.contains("twice"), "{}", err.problem);
+        let err = check_waves(&current, &waves(&[&["Job/a", "Job/b"]])).unwrap_err();
+        assert_eq!(err.hook.as_deref(), Some("Job/c"));
+        let err =
+            check_waves(&current, &waves(&[&["Job/a", "Job/b", "Job/c", "Job/x"]])).unwrap_err();
+        assert_eq!(err.hook.as_deref(), Some("Job/x"));
+    }
+
+    #[test]
+    fn a_changed_timeout_is_seen_removed_included() {
+        let with = |t: Option<&str>| {
+            let mut job = job();
+            if let Some(t) = t {
+                job["metadata"]["annotations"]["kubectl-hooks.dev/timeout"] = json!(t);
+            }
+            job
+        };
+        assert_eq!(changed_timeout(&with(Some("1m")), &with(Some("1m"))), None);
+        assert_eq!(changed_timeout(&with(None), &with(None)), None);
+        assert_eq!(
+            changed_timeout(&with(None), &with(Some("2h"))),
+            Some(Some(&json!("2h")))
+        );
+        assert_eq!(changed_timeout(&with(Some("1m")), &with(None)), Some(None));
     }
 
     #[test]

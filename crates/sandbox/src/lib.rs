@@ -33,6 +33,8 @@ mod cache;
 #[cfg(feature = "runtime")]
 mod call;
 #[cfg(feature = "runtime")]
+mod contract;
+#[cfg(feature = "runtime")]
 mod engine;
 #[cfg(feature = "runtime")]
 mod load;
@@ -51,7 +53,7 @@ pub use config::{
 };
 pub use error::SandboxError;
 pub use limits::{Limit, Limits};
-pub use role::{CONTRACT_VERSION, Role};
+pub use role::{CONTRACT_VERSION, Contract, Role};
 
 #[cfg(feature = "runtime")]
 pub use config::load_policies;

@@ -12,7 +12,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use crate::cache::Lookup;
 use crate::engine::{PolicyEngine, State};
 use crate::limits::Limit;
-use crate::role::{CONTRACT_PACKAGE, CONTRACT_VERSION};
+use crate::role::{CONTRACT_PACKAGE, Contract};
 use crate::{Limits, Role, SandboxError};
 
 /// Where a policy's bytes come from.
@@ -75,7 +75,11 @@ pub struct PolicyInfo {
     pub size: usize,
     pub sha256: String,
     pub roles: Vec<Role>,
+    /// The newest contract version any of its roles was built against.
     pub contract_version: String,
+    /// The contract version of each role, in the order of `roles`: a component may mix
+    /// roles built against 0.1.0 and 0.2.0.
+    pub role_contracts: Vec<Contract>,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
     pub compilation: Compilation,
@@ -90,16 +94,17 @@ pub struct Policy {
     pub(crate) exports: Exports,
 }
 
-/// Where each role's function is among the component's exports, found once at load.
+/// Where each role's function is among the component's exports, and the contract it was
+/// built against, found once at load.
 #[derive(Debug, Default)]
 pub(crate) struct Exports {
-    mutate: Option<ComponentExportIndex>,
-    order: Option<ComponentExportIndex>,
-    validate: Option<ComponentExportIndex>,
+    mutate: Option<(ComponentExportIndex, Contract)>,
+    order: Option<(ComponentExportIndex, Contract)>,
+    validate: Option<(ComponentExportIndex, Contract)>,
 }
 
 impl Exports {
-    pub(crate) fn get(&self, role: Role) -> Option<&ComponentExportIndex> {
+    fn slot(&self, role: Role) -> Option<&(ComponentExportIndex, Contract)> {
         match role {
             Role::Mutate => self.mutate.as_ref(),
             Role::Order => self.order.as_ref(),
@@ -107,12 +112,20 @@ impl Exports {
         }
     }
 
-    fn set(&mut self, role: Role, index: ComponentExportIndex) {
+    pub(crate) fn get(&self, role: Role) -> Option<&ComponentExportIndex> {
+        self.slot(role).map(|(index, _)| index)
+    }
+
+    pub(crate) fn contract(&self, role: Role) -> Option<Contract> {
+        self.slot(role).map(|(_, contract)| *contract)
+    }
+
+    fn set(&mut self, role: Role, index: ComponentExportIndex, contract: Contract) {
         *match role {
             Role::Mutate => &mut self.mutate,
             Role::Order => &mut self.order,
             Role::Validate => &mut self.validate,
-        } = Some(index);
+        } = Some((index, contract));
     }
 }
 
@@ -174,10 +187,34 @@ impl Policy {
         let exports: Vec<String> = ty.exports(wasmtime).map(|(n, _)| n.to_owned()).collect();
         let imports: Vec<String> = ty.imports(wasmtime).map(|(n, _)| n.to_owned()).collect();
 
-        let roles: Vec<Role> = Role::ALL
-            .into_iter()
-            .filter(|role| exports.contains(&role.export_name()))
-            .collect();
+        let incompatible = |message: String| SandboxError::Incompatible {
+            policy: policy.clone(),
+            origin: origin.clone(),
+            message,
+        };
+        // Roles are recognised by their export's name, in any version the host speaks.
+        let mut found: Vec<(Role, Contract)> = Vec::new();
+        for role in Role::ALL {
+            let versions: Vec<Contract> = Contract::ALL
+                .into_iter()
+                .filter(|&c| exports.contains(&role.export_name(c)))
+                .collect();
+            match versions[..] {
+                [] => {}
+                [contract] => found.push((role, contract)),
+                _ => {
+                    return Err(incompatible(format!(
+                        "it exports `{role}` in more than one contract version ({}); export it once",
+                        versions
+                            .iter()
+                            .map(|c| format!("@{}", c.version()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+        let roles: Vec<Role> = found.iter().map(|(role, _)| *role).collect();
         if roles.is_empty()
             && let Some(found) = exports.iter().find_map(|e| contract_version(e))
         {
@@ -203,20 +240,15 @@ impl Policy {
             });
         }
 
-        let incompatible = |message: String| SandboxError::Incompatible {
-            policy: policy.clone(),
-            origin: origin.clone(),
-            message,
-        };
         let pre = engine
             .inner
             .linker
             .instantiate_pre(&component)
             .map_err(|e| incompatible(format!("{e:#}")))?;
         let mut functions = Exports::default();
-        for &role in &roles {
+        for &(role, contract) in &found {
             let index = component
-                .get_export_index(None, role.export_name())
+                .get_export_index(None, role.export_name(contract))
                 .and_then(|interface| component.get_export(Some(&interface), role.as_str()))
                 .and_then(|(item, index)| {
                     matches!(
@@ -228,12 +260,18 @@ impl Policy {
                 .ok_or_else(|| {
                     incompatible(format!(
                         "`{}` has no function `{}`",
-                        role.export_name(),
+                        role.export_name(contract),
                         role.as_str()
                     ))
                 })?;
-            functions.set(role, index);
+            functions.set(role, index, contract);
         }
+        let role_contracts: Vec<Contract> = found.iter().map(|(_, c)| *c).collect();
+        let newest = role_contracts
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or(Contract::V0_1);
 
         Ok(Policy {
             info: PolicyInfo {
@@ -242,7 +280,8 @@ impl Policy {
                 size: bytes.len(),
                 sha256,
                 roles,
-                contract_version: CONTRACT_VERSION.to_owned(),
+                contract_version: newest.version().to_owned(),
+                role_contracts,
                 imports,
                 exports,
                 compilation,
@@ -272,6 +311,11 @@ impl Policy {
 
     pub fn has_role(&self, role: Role) -> bool {
         self.info.roles.contains(&role)
+    }
+
+    /// The contract version `role` was built against, if the policy has the role.
+    pub fn contract(&self, role: Role) -> Option<Contract> {
+        self.exports.contract(role)
     }
 }
 
@@ -451,13 +495,14 @@ const WASI_P2: &[&str] = &[
 ];
 
 /// Whether the linker can satisfy an import. Wasmtime matches WASI 0.2.x imports to its
-/// own 0.2 implementation by semver, so any 0.2 patch version is fine.
+/// own 0.2 implementation by semver, so any 0.2 patch version is fine. The contract's
+/// `host` and `types` are linked in every version the host speaks.
 fn provided(import: &str) -> bool {
     let Some((interface, version)) = import.split_once('@') else {
         return false;
     };
     if interface.starts_with(CONTRACT_PACKAGE) {
-        return version == CONTRACT_VERSION
+        return Contract::from_version(version).is_some()
             && matches!(
                 interface.strip_prefix(CONTRACT_PACKAGE),
                 Some("/host" | "/types")

@@ -8,10 +8,13 @@ use hooks_plan::{Event, Plan};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::answer::Schedule;
 use crate::bindings::kubectl_hooks::policy::types as wit;
-use crate::call::Called;
+use crate::call::{Called, Input};
 use crate::engine::GuestLog;
-use crate::invariants::{Violation, check_order, check_patch, check_patch_ids, json_shape};
+use crate::invariants::{
+    Violation, changed_timeout, check_order, check_patch, check_patch_ids, check_waves, json_shape,
+};
 use crate::secrets::Masker;
 use crate::{FailurePolicy, Policy, Role, SandboxError};
 
@@ -24,6 +27,9 @@ pub struct ConfiguredPolicy {
     /// Its settings as JSON text, given to every call.
     pub settings: String,
     pub failure_policy: FailurePolicy,
+    /// The longest hook timeout its patches may set (`maxHookTimeout`); `None` refuses
+    /// any change to a hook's timeout.
+    pub max_hook_timeout: Option<std::time::Duration>,
 }
 
 impl ConfiguredPolicy {
@@ -34,6 +40,7 @@ impl ConfiguredPolicy {
             events: None,
             settings: "{}".into(),
             failure_policy: FailurePolicy::Fail,
+            max_hook_timeout: None,
         }
     }
 
@@ -107,6 +114,14 @@ pub enum Decision {
         policy: String,
         before: Vec<String>,
         after: Vec<String>,
+        changed: bool,
+    },
+    /// An orderer answered waves (contract 0.2.0): the waves before and after, each a
+    /// list of hook ids; `changed` tells whether the order or the grouping changed.
+    Waves {
+        policy: String,
+        before: Vec<Vec<String>>,
+        after: Vec<Vec<String>>,
         changed: bool,
     },
     /// A validator allowed the event.
@@ -221,6 +236,20 @@ impl<'a> Run<'a> {
         self.hooks.iter().map(|h| h.id.as_str()).collect()
     }
 
+    /// What `policy`'s `role` is called with, in the types of its contract.
+    fn input<'b>(&'b self, policy: &Policy, role: Role, ctx: &'b wit::Context) -> Input<'b> {
+        let contract = policy.contract(role).unwrap_or(crate::Contract::V0_1);
+        crate::contract::input(contract, ctx, &self.hooks, &self.plan)
+    }
+
+    /// The current waves, as lists of ids.
+    fn waves(&self) -> Vec<Vec<String>> {
+        self.plan
+            .waves()
+            .map(|wave| wave.iter().map(|h| h.hook.id.clone()).collect())
+            .collect()
+    }
+
     /// Keeps the guest's log lines whatever the outcome, then the answer.
     fn answer<T>(&mut self, called: Called<T>) -> Result<T, SandboxError> {
         self.decisions
@@ -236,7 +265,8 @@ impl<'a> Run<'a> {
     fn mutate(&mut self, configured: &ConfiguredPolicy) -> Result<(), SandboxError> {
         let policy = &configured.policy;
         let ctx = self.context(configured);
-        let patches = self.answer(policy.call_mutate(&ctx, &self.hooks, &self.masker))?;
+        let input = self.input(policy, Role::Mutate, &ctx);
+        let patches = self.answer(policy.call_mutate(&input, &self.masker))?;
         let masker = Arc::clone(&self.masker);
         let invalid = |v: Violation| invalid_answer(policy, Role::Mutate, v, &masker);
         let targets = check_patch_ids(&self.ids(), patches.iter().map(|p| p.hook_id.0.as_str()))
@@ -260,6 +290,9 @@ impl<'a> Run<'a> {
                 .expect("the host's own manifest text is JSON");
             let after =
                 check_patch(&patch.hook_id.0, &before, &patch.manifest.0).map_err(invalid)?;
+            if let Some(timeout) = changed_timeout(&before, &after) {
+                self.check_timeout(configured, &self.hooks[index].id, timeout)?;
+            }
             if after != before {
                 let size = self.hooks[index].manifest.len() + patch.manifest.0.len();
                 changes.push((index, before, after, size));
@@ -268,7 +301,17 @@ impl<'a> Run<'a> {
         let mut masker = (*self.masker).clone();
         for (index, before, after, size) in changes {
             let hook = &mut self.plan.hooks[index].hook;
-            let warnings = hook.replace_manifest(&after);
+            let warnings = hook.replace_manifest(&after).map_err(|error| {
+                invalid_answer(
+                    policy,
+                    Role::Mutate,
+                    Violation {
+                        hook: Some(hook.id.clone()),
+                        problem: error.to_string(),
+                    },
+                    &self.masker,
+                )
+            })?;
             self.hooks[index] = to_wit(hook, hook.manifest_json())?;
             masker.learn(&after);
             self.decisions.push(Decision::Mutation {
@@ -290,46 +333,135 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// A patch changed a hook's `kubectl-hooks.dev/timeout` to `timeout` (`None`:
+    /// removed it): only a policy configured with `maxHookTimeout` may, to a valid
+    /// timeout no longer than that.
+    fn check_timeout(
+        &self,
+        configured: &ConfiguredPolicy,
+        hook: &str,
+        timeout: Option<&Value>,
+    ) -> Result<(), SandboxError> {
+        let policy = &configured.policy;
+        let max = configured.max_hook_timeout;
+        let shown = |value: &str| self.shown(policy, value);
+        let refused = |value: String| SandboxError::HookTimeout {
+            policy: policy.name().to_owned(),
+            hook: shown(hook),
+            value,
+            max,
+        };
+        let Some(value) = timeout else {
+            return match max {
+                Some(_) => Ok(()),
+                None => Err(refused("(removed)".into())),
+            };
+        };
+        let Some(text) = value.as_str() else {
+            return Err(invalid_answer(
+                policy,
+                Role::Mutate,
+                Violation {
+                    hook: Some(hook.to_owned()),
+                    problem: format!(
+                        "the patch sets `{}` to {}, which is not a string",
+                        hooks_plan::TIMEOUT_ANNOTATION,
+                        value
+                    ),
+                },
+                &self.masker,
+            ));
+        };
+        let quoted = format!("\"{}\"", shown(text));
+        let duration = hooks_plan::parse_timeout(text).map_err(|problem| {
+            invalid_answer(
+                policy,
+                Role::Mutate,
+                Violation {
+                    hook: Some(hook.to_owned()),
+                    problem: format!(
+                        "the patch sets `{}: {quoted}`, which is {problem}",
+                        hooks_plan::TIMEOUT_ANNOTATION
+                    ),
+                },
+                &self.masker,
+            )
+        })?;
+        match max {
+            Some(max) if duration <= max => Ok(()),
+            _ => Err(refused(quoted)),
+        }
+    }
+
     fn order(&mut self, configured: &ConfiguredPolicy) -> Result<(), SandboxError> {
         let policy = &configured.policy;
         let ctx = self.context(configured);
-        let order = self.answer(policy.call_order(&ctx, &self.hooks, &self.masker))?;
-        let before: Vec<String> = self.hooks.iter().map(|h| h.id.clone()).collect();
-        let permutation = check_order(&self.ids(), &order)
-            .map_err(|v| invalid_answer(policy, Role::Order, v, &self.masker))?;
-        let changed = permutation.iter().enumerate().any(|(to, &from)| to != from);
-        if changed {
-            let mut planned: Vec<Option<_>> = std::mem::take(&mut self.plan.hooks)
-                .into_iter()
-                .map(Some)
-                .collect();
-            let mut hooks: Vec<Option<_>> = std::mem::take(&mut self.hooks)
-                .into_iter()
-                .map(Some)
-                .collect();
-            for (position, &from) in permutation.iter().enumerate() {
-                let mut hook: hooks_plan::PlannedHook =
-                    planned[from].take().expect("a permutation");
-                hook.position = position + 1;
-                // The tie-break explained Helm's order; a policy's order has its own reason.
-                hook.tie_break = None;
-                self.plan.hooks.push(hook);
-                self.hooks.push(hooks[from].take().expect("a permutation"));
+        let input = self.input(policy, Role::Order, &ctx);
+        let schedule = self.answer(policy.call_order(&input, &self.masker))?;
+        let invalid =
+            |v: Violation, masker: &Masker| invalid_answer(policy, Role::Order, v, masker);
+        match schedule {
+            Schedule::Order(answer) => {
+                let order: Vec<String> = answer.0.into_iter().map(|id| id.0).collect();
+                let before: Vec<String> = self.hooks.iter().map(|h| h.id.clone()).collect();
+                let permutation =
+                    check_order(&self.ids(), &order).map_err(|v| invalid(v, &self.masker))?;
+                let changed = permutation.iter().enumerate().any(|(to, &from)| to != from);
+                if changed {
+                    self.reorder(&permutation);
+                }
+                self.decisions.push(Decision::Order {
+                    policy: policy.name().to_owned(),
+                    before,
+                    after: order,
+                    changed,
+                });
+            }
+            Schedule::Waves(answer) => {
+                let waves: Vec<Vec<String>> = answer
+                    .0
+                    .into_iter()
+                    .map(|wave| wave.0.into_iter().map(|id| id.0).collect())
+                    .collect();
+                let before = self.waves();
+                let (permutation, sizes) =
+                    check_waves(&self.ids(), &waves).map_err(|v| invalid(v, &self.masker))?;
+                let changed = before != waves;
+                if changed {
+                    if permutation.iter().enumerate().any(|(to, &from)| to != from) {
+                        self.reorder(&permutation);
+                    }
+                    self.plan.set_waves(&sizes, policy.name());
+                }
+                self.decisions.push(Decision::Waves {
+                    policy: policy.name().to_owned(),
+                    before,
+                    after: waves,
+                    changed,
+                });
             }
         }
-        self.decisions.push(Decision::Order {
-            policy: policy.name().to_owned(),
-            before,
-            after: order,
-            changed,
-        });
         Ok(())
+    }
+
+    /// Puts the plan and the guests' view of it in the order `permutation` gives.
+    fn reorder(&mut self, permutation: &[usize]) {
+        self.plan.reorder(permutation);
+        let mut hooks: Vec<Option<wit::Hook>> = std::mem::take(&mut self.hooks)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.hooks = permutation
+            .iter()
+            .map(|&from| hooks[from].take().expect("a permutation"))
+            .collect();
     }
 
     fn validate(&mut self, configured: &ConfiguredPolicy) -> Result<(), SandboxError> {
         let policy = &configured.policy;
         let ctx = self.context(configured);
-        let denials = self.answer(policy.call_validate(&ctx, &self.hooks, &self.masker))?;
+        let input = self.input(policy, Role::Validate, &ctx);
+        let denials = self.answer(policy.call_validate(&input, &self.masker))?;
         if denials.is_empty() {
             self.decisions.push(Decision::Allow {
                 policy: policy.name().to_owned(),

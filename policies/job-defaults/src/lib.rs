@@ -4,7 +4,7 @@
 mod settings;
 
 use hooks_policy_sdk::pod::ContainerKind;
-use hooks_policy_sdk::{Context, Hook, Mutator, Patch, pod_specs_mut};
+use hooks_policy_sdk::{Context, Hook, Mutator, Patch, TIMEOUT_ANNOTATION, pod_specs_mut};
 use serde_json::{Map, Value, json};
 
 pub use settings::Settings;
@@ -54,6 +54,12 @@ pub fn apply_defaults(manifest: &mut Value, settings: &Settings) -> bool {
         for (key, value) in &settings.labels {
             changed |= set_missing(labels, key, json!(value));
         }
+    }
+    if let Some(timeout) = &settings.hook_timeout
+        && let Some(metadata) = manifest.get_mut("metadata").and_then(Value::as_object_mut)
+        && let Some(annotations) = object_at(metadata, "annotations")
+    {
+        changed |= set_missing(annotations, TIMEOUT_ANNOTATION, json!(timeout));
     }
     for mut pod in pod_specs_mut(manifest) {
         for (kind, _, container) in pod.containers_mut() {

@@ -11,6 +11,10 @@ pub struct Settings {
     pub resources: Resources,
     /// Replaces the default labels as a whole (`{}` adds none).
     pub labels: BTreeMap<String, String>,
+    /// A Job's own `kubectl-hooks.dev/timeout` when it has none (`"15m"`); off unless
+    /// set, because the host takes it only from a policy configured with a
+    /// `maxHookTimeout` at least this long.
+    pub hook_timeout: Option<String>,
 }
 
 impl Default for Settings {
@@ -23,6 +27,7 @@ impl Default for Settings {
                 "hooks.kubectl-hooks.dev/managed".to_owned(),
                 "true".to_owned(),
             )]),
+            hook_timeout: None,
         }
     }
 }

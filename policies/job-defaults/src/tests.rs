@@ -128,3 +128,25 @@ fn policy_test_suite() {
     };
     run_suite(suite, &policy).unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn hook_timeout_is_set_only_when_asked_and_never_over_the_charts() {
+    let bare = || {
+        hook(json!({"kind": "Job", "metadata": {"name": "j"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}))
+    };
+    let patches = mutate(&[bare()], json!({}));
+    assert!(patches[0].manifest["metadata"]["annotations"][TIMEOUT_ANNOTATION].is_null());
+    let patches = mutate(&[bare()], json!({"hookTimeout": "15m"}));
+    assert_eq!(
+        patches[0].manifest["metadata"]["annotations"][TIMEOUT_ANNOTATION],
+        "15m"
+    );
+    let mut own = bare();
+    own.manifest["metadata"]["annotations"][TIMEOUT_ANNOTATION] = json!("2m");
+    let patches = mutate(&[own], json!({"hookTimeout": "15m"}));
+    assert_eq!(
+        patches[0].manifest["metadata"]["annotations"][TIMEOUT_ANNOTATION],
+        "2m"
+    );
+}

@@ -46,6 +46,15 @@ pub(crate) struct PlanCommand {
 
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    /// The run's `--timeout`, for the TIMEOUT column of hooks without their own
+    /// `kubectl-hooks.dev/timeout`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::run::parse_duration)]
+    timeout: std::time::Duration,
+
+    /// Show the waves `run --parallel` would run (equal weights, or an orderer's).
+    #[arg(long)]
+    parallel: bool,
 }
 
 /// The plan JSON, with a `policies` section when policies ran: existing fields unchanged,
@@ -76,13 +85,14 @@ impl PlanCommand {
                 (loaded, connection.namespace)
             }
         };
-        let plan = loaded.plan(
+        let mut plan = loaded.plan(
             self.event,
             self.ordering,
             &namespace,
             &self.select.selection(),
             false,
         )?;
+        plan.default_timeout = self.timeout;
         // `plan` never applies anything: policies are told it is a dry run.
         let (unpoliced, policed) = if self.policies.any() {
             (
@@ -106,7 +116,7 @@ impl PlanCommand {
         let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
         match self.output {
             PlanOutput::Table => {
-                stdout.write_all(render::plan_table(plan).as_bytes())?;
+                stdout.write_all(render::plan_table(plan, self.parallel).as_bytes())?;
                 if let Some(policed) = &policed {
                     stdout.write_all(render::policies_table(policed).as_bytes())?;
                 }

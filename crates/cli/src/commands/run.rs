@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use hooks_apply::{
     ApplyError, ApplyMethod, Connection, DryRun, Event, EventKind, EventSink, ExecuteOptions,
-    Executor, FIELD_MANAGER, HookOutcome, Report, ShowLogs, format_duration,
+    Executor, FIELD_MANAGER, HookOutcome, Parallel, Report, ShowLogs, format_duration,
 };
 use hooks_plan::{Event as HookEvent, Ordering, Plan, escape};
 use serde::Serialize;
@@ -39,7 +39,8 @@ pub(crate) enum ShowLogsArg {
     Never,
 }
 
-/// Run the hooks of one event against the cluster, one at a time, like Helm.
+/// Run the hooks of one event against the cluster, one at a time like Helm, or wave by
+/// wave with `--parallel`.
 ///
 /// Each hook's old object is deleted first when its delete policy has
 /// `before-hook-creation` (the default), then it is server-side applied as Helm 4 does
@@ -70,9 +71,21 @@ pub(crate) struct RunCommand {
     cluster: ClusterArgs,
 
     /// How long each wait may take: a deletion, a create, a Job or Pod finishing.
-    /// E.g. `500ms`, `30s`, `5m`, `1h`, `1m30s`.
+    /// E.g. `500ms`, `30s`, `5m`, `1h`, `1m30s`. A hook's own
+    /// `kubectl-hooks.dev/timeout` annotation bounds its waits instead.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     timeout: Duration,
+
+    /// Run hooks of equal weight (a wave) together: a wave first applies its other
+    /// objects in plan order, then starts its Jobs and Pods at once and waits for all of
+    /// them; the next wave starts when the whole wave succeeded. An orderer policy may
+    /// group the waves instead.
+    #[arg(long)]
+    parallel: bool,
+
+    /// With `--parallel`, the most Jobs and Pods running at once (default: a whole wave).
+    #[arg(long, value_name = "N", requires = "parallel")]
+    max_parallel: Option<std::num::NonZeroUsize>,
 
     /// `client`: make no change, only read, and say what would be done. `server`: send
     /// creates and deletes with `dryRun=All` and wait for nothing.
@@ -191,13 +204,14 @@ impl RunCommand {
         // denial in `post-install` stops `install` before `pre-install` runs.
         let mut plans = Vec::with_capacity(events.len());
         for &event in &events {
-            let plan = loaded.plan(
+            let mut plan = loaded.plan(
                 event,
                 self.ordering,
                 &connection.namespace,
                 &self.select.selection(),
                 events.len() > 1,
             )?;
+            plan.default_timeout = self.timeout;
             std::io::stderr()
                 .lock()
                 .write_all(crate::render::warnings(&plan.warnings).as_bytes())?;
@@ -388,6 +402,9 @@ impl RunCommand {
             },
             field_manager: self.field_manager.clone(),
             force_conflicts: self.force_conflicts,
+            parallel: self.parallel.then_some(Parallel {
+                max_parallel: self.max_parallel,
+            }),
             ..ExecuteOptions::default()
         };
         let mut executor = Executor::new(connection, options);
@@ -404,7 +421,7 @@ impl RunCommand {
                 }
             }
         });
-        let mut progress = Progress::new(plan.event);
+        let mut progress = Progress::new(plan.event, self.parallel);
         let report = executor.run(plan, &mut progress, &cancel).await;
         interrupt.abort();
         Ok(report)
@@ -521,12 +538,20 @@ fn summary(plan: &Plan, report: &Report) -> String {
             }
         ),
         hooks_apply::RunOutcome::Interrupted => {
-            let running = report
+            // Every hook a parallel wave was running when Ctrl-C came, not just the first.
+            let running: Vec<String> = report
                 .hooks
                 .iter()
-                .find(|h| h.outcome == HookOutcome::Interrupted)
-                .map(|h| format!(" while {} was running", escape(&h.id)))
-                .unwrap_or_default();
+                .filter(|h| h.outcome == HookOutcome::Interrupted)
+                .map(|h| escape(&h.id).into_owned())
+                .collect();
+            let running = match running.as_slice() {
+                [] => String::new(),
+                [one] => format!(" while {one} was running"),
+                [rest @ .., last] => {
+                    format!(" while {} and {last} were running", rest.join(", "))
+                }
+            };
             format!("{}: interrupted{running} after {took}", plan.event)
         }
         _ => {
@@ -556,42 +581,76 @@ fn summary(plan: &Plan, report: &Report) -> String {
     text
 }
 
-/// Draws progress on stderr: one line per hook; on a terminal, a transient "waiting" line
-/// that the hook's final line replaces.
+/// Draws progress on stderr. Off a terminal: plain lines, one per step worth keeping. On
+/// a terminal, the hooks still running (a whole wave with `--parallel`) stay live below
+/// the finished lines, one line each, redrawn in place as they change.
 struct Progress {
     event: HookEvent,
     total: usize,
     terminal: bool,
-    transient: bool,
+    parallel: bool,
+    /// The running hooks' live lines, by plan position.
+    live: std::collections::BTreeMap<usize, String>,
+    /// How many live lines are on the screen below the last finished line.
+    drawn: usize,
 }
 
 impl Progress {
-    fn new(event: HookEvent) -> Progress {
+    fn new(event: HookEvent, parallel: bool) -> Progress {
         Progress {
             event,
             total: 0,
             terminal: std::io::stderr().is_terminal(),
-            transient: false,
+            parallel,
+            live: Default::default(),
+            drawn: 0,
         }
     }
 
+    /// A line that stays, above the live ones.
     fn line(&mut self, text: &str) {
-        let mut stderr = std::io::stderr().lock();
-        if self.transient {
-            let _ = write!(stderr, "\r\x1b[2K");
-            self.transient = false;
-        }
-        let _ = writeln!(stderr, "{text}");
+        let mut out = self.erase();
+        out.push_str(text);
+        out.push('\n');
+        self.draw(out);
     }
 
-    fn transient(&mut self, text: &str) {
-        if !self.terminal {
-            return;
+    /// Sets (or, with `None`, drops) the live line of the hook at `position`.
+    fn live(&mut self, position: Option<usize>, text: Option<String>) {
+        let Some(position) = position else { return };
+        match text {
+            Some(text) => self.live.insert(position, text),
+            None => self.live.remove(&position),
+        };
+        if self.terminal {
+            let out = self.erase();
+            self.draw(out);
+        }
+    }
+
+    /// The escape sequence that clears the live lines on the screen.
+    fn erase(&mut self) -> String {
+        let drawn = std::mem::take(&mut self.drawn);
+        if drawn == 0 {
+            String::new()
+        } else {
+            // To the start of the first live line, then clear to the end of the screen.
+            format!("\x1b[{drawn}F\x1b[0J")
+        }
+    }
+
+    /// Writes `out`, then the live lines again (on a terminal).
+    fn draw(&mut self, mut out: String) {
+        if self.terminal {
+            for text in self.live.values() {
+                out.push_str(text);
+                out.push('\n');
+            }
+            self.drawn = self.live.len();
         }
         let mut stderr = std::io::stderr().lock();
-        let _ = write!(stderr, "\r\x1b[2K{text}");
+        let _ = stderr.write_all(out.as_bytes());
         let _ = stderr.flush();
-        self.transient = true;
     }
 }
 
@@ -612,26 +671,60 @@ impl EventSink for Progress {
                 self.total = hooks;
                 if hooks > 0 {
                     self.line(&format!(
-                        "{}: running {hooks} hook{} (namespace `{namespace}`, {server})",
+                        "{}: running {hooks} hook{}{} (namespace `{namespace}`, {server})",
                         self.event,
-                        if hooks == 1 { "" } else { "s" }
+                        if hooks == 1 { "" } else { "s" },
+                        if self.parallel { " in waves" } else { "" }
                     ));
                 }
             }
-            EventKind::HookStarted { .. } => self.transient(&format!("{tag} …")),
-            EventKind::Waiting { object } => {
-                self.transient(&format!(
+            EventKind::WaveStarted {
+                wave,
+                waves,
+                hooks,
+                waited,
+            } => self.line(&format!(
+                "wave {wave}/{waves}: {hooks} hook{}, {waited} Job{}/Pod{} together",
+                if hooks == 1 { "" } else { "s" },
+                if waited == 1 { "" } else { "s" },
+                if waited == 1 { "" } else { "s" },
+            )),
+            EventKind::HookStarted { wave, .. } => {
+                if self.parallel && !self.terminal {
+                    self.line(&format!("{tag}: started (wave {wave})"));
+                }
+                self.live(event.position, Some(format!("{tag} …")));
+            }
+            EventKind::Waiting { object } => self.live(
+                event.position,
+                Some(format!(
                     "{tag}: waiting for {} to finish …",
                     escape(&object.kubectl_name())
-                ));
+                )),
+            ),
+            EventKind::Deleting { object, reason } => {
+                if self.live.contains_key(&event.position.unwrap_or_default()) {
+                    self.live(
+                        event.position,
+                        Some(format!(
+                            "{tag}: deleting {} ({}) …",
+                            escape(&object.kubectl_name()),
+                            reason.as_str()
+                        )),
+                    );
+                }
             }
-            EventKind::Deleting { .. } | EventKind::Created { .. } => {}
+            EventKind::Created { .. } => {}
             EventKind::Deleted {
                 object,
                 reason,
                 existed,
                 waited,
             } => {
+                // The hook goes on (to its apply) after a before-hook-creation deletion.
+                if self.live.contains_key(&event.position.unwrap_or_default()) {
+                    self.live(event.position, Some(format!("{tag} …")));
+                }
                 if existed {
                     self.line(&format!(
                         "{tag}: deleted {} ({}, {})",
@@ -654,7 +747,7 @@ impl EventSink for Progress {
             )),
             EventKind::DryRun { actions } => {
                 for action in actions {
-                    self.line(&format!("{tag}: {}", escape(&action)));
+                    self.line(&format!("{tag}: {}", escape(&action.to_string())));
                 }
             }
             EventKind::HookFinished {
@@ -664,6 +757,7 @@ impl EventSink for Progress {
             } => {
                 // The error itself is printed once, at the end, with its hint.
                 let _ = message;
+                self.live(event.position, None);
                 self.line(&format!(
                     "{tag}: {} ({})",
                     outcome.as_str(),
@@ -691,41 +785,10 @@ impl EventSink for Progress {
     }
 }
 
-/// `500ms`, `30s`, `5m`, `1h`, `1h30m`, `1.5s`; a bare number is seconds.
+/// `500ms`, `30s`, `5m`, `1h`, `1h30m`, `1.5s`; a bare number is seconds: the grammar the
+/// `kubectl-hooks.dev/timeout` annotation shares.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let bad = || format!("invalid duration `{text}` (use e.g. `500ms`, `30s`, `5m`, `1h30m`)");
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += Duration::try_from_secs_f64(value * scale).map_err(|_| bad())?;
-    }
-    Ok(total)
+    hooks_plan::parse_duration(text)
 }
 
 #[cfg(test)]

@@ -25,8 +25,11 @@ pub(crate) struct VersionCommand {
 #[serde(rename_all = "camelCase")]
 struct Versions {
     version: &'static str,
-    /// The WIT package policies must implement.
+    /// The newest WIT package policies may implement.
     contract: String,
+    /// Every version of it the host speaks, oldest first: a component built for any of
+    /// them works unchanged.
+    contracts: Vec<String>,
     wasmtime: &'static str,
 }
 
@@ -35,6 +38,10 @@ impl VersionCommand {
         let versions = Versions {
             version: env!("CARGO_PKG_VERSION"),
             contract: format!("kubectl-hooks:policy@{}", hooks_sandbox::CONTRACT_VERSION),
+            contracts: hooks_sandbox::Contract::ALL
+                .iter()
+                .map(|c| format!("kubectl-hooks:policy@{}", c.version()))
+                .collect(),
             // From Cargo.lock by build.rs: the wasmtime actually linked, not a copy of it.
             wasmtime: env!("KUBECTL_HOOKS_WASMTIME_VERSION"),
         };
@@ -46,8 +53,11 @@ impl VersionCommand {
             }
             VersionOutput::Text => writeln!(
                 stdout,
-                "kubectl-hooks {}\npolicy contract: {}\nwasmtime: {}",
-                versions.version, versions.contract, versions.wasmtime
+                "kubectl-hooks {}\npolicy contract: {} (speaks {})\nwasmtime: {}",
+                versions.version,
+                versions.contract,
+                versions.contracts.join(", "),
+                versions.wasmtime
             )?,
         }
         Ok(exit_codes::SUCCESS)

@@ -56,6 +56,32 @@ pub(crate) fn policies_table(policed: &Policed) -> String {
                     let _ = writeln!(out, "  {policy}: kept the order");
                 }
             }
+            Decision::Waves {
+                policy,
+                before,
+                after,
+                changed,
+            } => {
+                let policy = escape(policy);
+                let waves = |waves: &[Vec<String>]| {
+                    waves
+                        .iter()
+                        .map(|wave| {
+                            let ids: Vec<String> =
+                                wave.iter().map(|id| escape(id).into_owned()).collect();
+                            format!("[{}]", ids.join(", "))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                if *changed {
+                    let _ = writeln!(out, "  {policy}: set the waves");
+                    let _ = writeln!(out, "    {policy} | before: {}", waves(before));
+                    let _ = writeln!(out, "    {policy} | after:  {}", waves(after));
+                } else {
+                    let _ = writeln!(out, "  {policy}: kept the waves");
+                }
+            }
             Decision::Allow { policy } => {
                 let _ = writeln!(out, "  {}: allowed", escape(policy));
             }

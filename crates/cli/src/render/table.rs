@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use hooks_plan::{Plan, escape, escape_bounded};
+use hooks_plan::{Plan, TimeoutSource, Waves, escape, escape_bounded, format_duration};
 
 /// The widest a cell of policy values gets: a chart (or a policy's patch) can list
 /// thousands, and the table is for reading.
@@ -34,13 +34,25 @@ pub(crate) fn render_rows(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-pub(crate) fn plan_table(plan: &Plan) -> String {
+/// The plan as a table; with `waves`, the wave of each hook (what `run --parallel` runs
+/// together) in a first column.
+pub(crate) fn plan_table(plan: &Plan, waves: bool) -> String {
     let mut out = format!(
-        "{}: {} hook{} (ordering: {})\n",
+        "{}: {} hook{} (ordering: {}{})\n",
         plan.event,
         plan.hooks.len(),
         if plan.hooks.len() == 1 { "" } else { "s" },
-        plan.ordering
+        plan.ordering,
+        if waves {
+            let count = plan.wave_count();
+            let from = match &plan.waves {
+                Waves::Weight => "by weight".to_owned(),
+                Waves::Policy { policy } => format!("from policy `{}`", escape(policy)),
+            };
+            format!("; {count} wave{} {from}", if count == 1 { "" } else { "s" })
+        } else {
+            String::new()
+        }
     );
     if !plan.hooks.is_empty() {
         let rows: Vec<Vec<String>> = plan
@@ -48,35 +60,44 @@ pub(crate) fn plan_table(plan: &Plan) -> String {
             .iter()
             .map(|p| {
                 let h = &p.hook;
+                let (timeout, from) = plan.timeout_of(p);
+                let timeout = match from {
+                    TimeoutSource::Default => format_duration(timeout),
+                    TimeoutSource::Annotation => format!("{} (own)", format_duration(timeout)),
+                };
                 // Every cell from the manifest is escaped: a name or a policy value could
                 // carry control characters that redraw the table.
-                vec![
-                    p.position.to_string(),
-                    h.weight.to_string(),
-                    escape(&h.kind).into_owned(),
-                    escape(&h.name).into_owned(),
-                    h.namespace
-                        .as_deref()
-                        .map_or_else(|| "-".into(), |ns| escape(ns).into_owned()),
-                    escape_bounded(&h.effective_delete_policies().join(","), CELL_BYTES),
-                    escape(&format!("{}#{}", h.source, h.document)).into_owned(),
-                    p.tie_break.map_or(String::new(), |t| t.as_str().to_owned()),
-                ]
+                let wave = waves.then(|| p.wave.to_string());
+                wave.into_iter()
+                    .chain([
+                        p.position.to_string(),
+                        h.weight.to_string(),
+                        escape(&h.kind).into_owned(),
+                        escape(&h.name).into_owned(),
+                        h.namespace
+                            .as_deref()
+                            .map_or_else(|| "-".into(), |ns| escape(ns).into_owned()),
+                        escape_bounded(&h.effective_delete_policies().join(","), CELL_BYTES),
+                        timeout,
+                        escape(&format!("{}#{}", h.source, h.document)).into_owned(),
+                        p.tie_break.map_or(String::new(), |t| t.as_str().to_owned()),
+                    ])
+                    .collect()
             })
             .collect();
-        out.push_str(&render_rows(
-            &[
-                "#",
-                "WEIGHT",
-                "KIND",
-                "NAME",
-                "NAMESPACE",
-                "DELETE POLICY",
-                "SOURCE",
-                "TIE BROKEN BY",
-            ],
-            &rows,
-        ));
+        let header = [
+            "WAVE",
+            "#",
+            "WEIGHT",
+            "KIND",
+            "NAME",
+            "NAMESPACE",
+            "DELETE POLICY",
+            "TIMEOUT",
+            "SOURCE",
+            "TIE BROKEN BY",
+        ];
+        out.push_str(&render_rows(&header[usize::from(!waves)..], &rows));
     }
     if !plan.skipped.is_empty() {
         out.push_str("\nskipped (Helm drops these documents):\n");

@@ -139,3 +139,11 @@ fn invalid_json_file() {
         b"{\"apiVersion\": \"v1\",\n \"kind\": \"ConfigMap\",\n \"metadata\": {\"name\": \"x\",}\n}\n"
     ));
 }
+
+#[test]
+fn a_zero_timeout_annotation_names_the_hook() {
+    insta::assert_snapshot!(check(
+        "timeouts.yaml",
+        b"apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    helm.sh/hook: pre-install\n    kubectl-hooks.dev/timeout: 0s\n"
+    ));
+}

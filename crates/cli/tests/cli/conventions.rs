@@ -50,16 +50,22 @@ fn version_names_the_tool_the_contract_and_wasmtime() {
     assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(json["contract"], "kubectl-hooks:policy@0.1.0");
+    assert_eq!(json["contract"], "kubectl-hooks:policy@0.2.0");
+    assert_eq!(
+        json["contracts"],
+        serde_json::json!(["kubectl-hooks:policy@0.1.0", "kubectl-hooks:policy@0.2.0"])
+    );
     assert_eq!(json["wasmtime"], locked_wasmtime());
     let wit = std::fs::read_to_string(workspace_root().join("wit/policy.wit")).unwrap();
     assert!(wit.contains("package kubectl-hooks:policy@0.1.0;"));
+    let wit = std::fs::read_to_string(workspace_root().join("wit/v0.2.0/policy.wit")).unwrap();
+    assert!(wit.contains("package kubectl-hooks:policy@0.2.0;"));
 
     let text = run(&["version"]);
     assert_eq!(
         String::from_utf8(text.stdout).unwrap(),
         format!(
-            "kubectl-hooks {}\npolicy contract: kubectl-hooks:policy@0.1.0\nwasmtime: {}\n",
+            "kubectl-hooks {}\npolicy contract: kubectl-hooks:policy@0.2.0 (speaks kubectl-hooks:policy@0.1.0, kubectl-hooks:policy@0.2.0)\nwasmtime: {}\n",
             env!("CARGO_PKG_VERSION"),
             locked_wasmtime()
         )

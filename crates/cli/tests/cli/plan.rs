@@ -8,6 +8,19 @@ fn example_pre_install_table() {
 }
 
 #[test]
+fn example_pre_install_parallel_table_shows_waves_and_timeouts() {
+    insta::assert_snapshot!(transcript(&run(&[
+        "plan",
+        "pre-install",
+        "-f",
+        EXAMPLE,
+        "--parallel",
+        "--timeout",
+        "90s"
+    ])));
+}
+
+#[test]
 fn example_pre_install_json() {
     let output = run(&["plan", "pre-install", "-f", EXAMPLE, "-o", "json"]);
     assert_eq!(output.status.code(), Some(0));

@@ -19,10 +19,15 @@ pub fn load_hooks(path: impl AsRef<Path>, event: Event) -> Result<Vec<Hook>, Str
     let inputs = [Input::Path(path.to_owned())];
     let plan = hooks_plan::plan_inputs(&inputs, &LoadOptions::default(), event, Ordering::Helm)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    plan.hooks.into_iter().map(|p| convert(p.hook)).collect()
+    plan.hooks.into_iter().map(convert).collect()
 }
 
-fn convert(hook: hooks_plan::Hook) -> Result<Hook, String> {
+fn convert(planned: hooks_plan::PlannedHook) -> Result<Hook, String> {
+    let wave = u32::try_from(planned.wave).unwrap_or(u32::MAX);
+    let hook = planned.hook;
+    let timeout_ms = hook
+        .timeout
+        .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
     let manifest = hook.manifest().map_err(|e| format!("{}: {e}", hook.id))?;
     Ok(Hook {
         events: hook
@@ -40,6 +45,8 @@ fn convert(hook: hooks_plan::Hook) -> Result<Hook, String> {
         delete_policies: hook.delete_policies,
         output_log_policies: hook.output_log_policies,
         manifest,
+        wave,
+        timeout_ms,
     })
 }
 

@@ -55,7 +55,7 @@ fn run_case(case: &Case, policy: &NativePolicy) -> Result<Outcome, String> {
     let mut hooks = plan
         .hooks
         .into_iter()
-        .map(|p| super::convert(p.hook))
+        .map(super::convert)
         .collect::<Result<Vec<_>, _>>()?;
     let ctx = Context::new(event).with_settings(case.settings.clone());
     let denials = run_pipeline(&ctx, &mut hooks, policy)?;

@@ -27,7 +27,9 @@ fn adversary_implements_every_role() {
     let policy = adversary();
     let info = policy.info();
     assert_eq!(info.roles, vec![Role::Mutate, Role::Order, Role::Validate]);
-    assert_eq!(info.contract_version, CONTRACT_VERSION);
+    // Built for 0.1.0, which the host still speaks beside the newest.
+    assert_eq!(info.contract_version, "0.1.0");
+    assert_ne!(info.contract_version, CONTRACT_VERSION);
     let bytes = std::fs::read(artifact(ADVERSARY)).unwrap();
     assert_eq!(info.sha256, hex::encode(Sha256::digest(&bytes)));
     assert_eq!(info.size, bytes.len());
@@ -107,7 +109,7 @@ fn wrong_contract_version_names_both_versions() {
     assert!(message.contains("policy `future`"), "{message}");
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(
-        message.contains("@0.2.0") && message.contains("@0.1.0"),
+        message.contains("@0.9.0") && message.contains("@0.1.0"),
         "{message}"
     );
     assert!(error.hint().unwrap().contains("rebuild"));

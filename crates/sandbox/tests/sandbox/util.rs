@@ -76,6 +76,7 @@ pub fn configured(policy: Arc<Policy>, settings: &str, failure: FailurePolicy) -
         events: None,
         settings: settings.to_owned(),
         failure_policy: failure,
+        max_hook_timeout: None,
     }
 }
 

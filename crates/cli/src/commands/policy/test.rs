@@ -180,6 +180,9 @@ fn run_case(policy: &Arc<Policy>, case: &Case) -> Result<Outcome, String> {
         events: None,
         settings: case.settings.to_string(),
         failure_policy: FailurePolicy::Fail,
+        // A suite tests the policy's own decisions; a bound on the timeouts it sets is the
+        // deployment's, in the policy config.
+        max_hook_timeout: None,
     };
     let ctx = PoliceContext {
         release: String::new(),

@@ -1,4 +1,4 @@
-//! A well-behaved validator, except that it speaks `kubectl-hooks:policy@0.2.0`: a copy of
+//! A well-behaved validator, except that it speaks `kubectl-hooks:policy@0.9.0`: a copy of
 //! the contract with only the version changed. The host must refuse it by name and version.
 
 // wit-bindgen's generated ABI glue (exports with `export_name`, raw pointers) is unsafe
