@@ -9,14 +9,19 @@ pub const TIMEOUT_ANNOTATION: &str = "kubectl-hooks.dev/timeout";
 /// What `--timeout` is when not given, as Helm's.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// A duration [`parse_duration`] cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration `{0}` (use e.g. `500ms`, `30s`, `5m`, `1h30m`)")]
+pub struct BadDuration(pub String);
+
 /// Parses `500ms`, `30s`, `5m`, `1h`, `1h30m`, `1.5s` (Go's units down to milliseconds);
-/// a bare number is seconds. The error says what was wrong with the text.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
-    let bad = || format!("invalid duration `{text}` (use e.g. `500ms`, `30s`, `5m`, `1h30m`)");
+    let bad = || BadDuration(text.to_owned());
     let mut total = Duration::ZERO;
     let mut rest = text;
     if rest.is_empty() {

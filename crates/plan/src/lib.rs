@@ -21,7 +21,8 @@ mod stored;
 mod yaml;
 
 pub use duration::{
-    BadTimeout, DEFAULT_TIMEOUT, TIMEOUT_ANNOTATION, format_duration, parse_duration, parse_timeout,
+    BadDuration, BadTimeout, DEFAULT_TIMEOUT, TIMEOUT_ANNOTATION, format_duration, parse_duration,
+    parse_timeout,
 };
 pub use error::{Location, PlanError};
 pub use escape::{escape, escape_bounded};

@@ -570,3 +570,20 @@ fn manifest_is_available_as_json() {
         "3"
     );
 }
+
+// Found by the `manifests` fuzz target: the head reader merged two `annotations` maps
+// where go-yaml (and so Helm) keeps only the last one.
+#[test]
+fn a_second_annotations_key_replaces_the_first_as_in_helm() {
+    let yaml = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"-10\"\n  annotations:\n    helm.sh/hook: pre-install\n";
+    let plan = plan(yaml, Event::PreInstall);
+    assert_eq!(plan.hooks[0].hook.weight, 0);
+    // And a second `metadata` replaces the first: its name is gone with it.
+    let yaml = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n  annotations:\n    helm.sh/hook: pre-install\nmetadata:\n  name: b\n  annotations:\n    helm.sh/hook: post-install\n";
+    assert!(
+        plan_of(&[text("t.yaml", yaml)], Event::PreInstall, Ordering::Helm)
+            .unwrap()
+            .hooks
+            .is_empty()
+    );
+}

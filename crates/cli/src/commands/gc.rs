@@ -9,7 +9,7 @@ use hooks_plan::escape;
 use hooks_releases::ReleaseStore;
 use serde::Serialize;
 
-use super::run::{DryRunArg, parse_duration};
+use super::run::DryRunArg;
 use super::{ClusterArgs, StorageArgs, runtime};
 use crate::{Failure, exit_codes, render};
 
@@ -55,7 +55,7 @@ pub(crate) struct GcCommand {
 
     /// Leave alone objects written within this long: they may belong to a run or a Helm
     /// action still going. E.g. `10m`.
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = hooks_plan::parse_duration)]
     min_age: Duration,
 
     /// `table` on stdout, notes on stderr; `json`: one document with everything.

@@ -49,7 +49,7 @@ pub(crate) struct PlanCommand {
 
     /// The run's `--timeout`, for the TIMEOUT column of hooks without their own
     /// `kubectl-hooks.dev/timeout`.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::run::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = hooks_plan::parse_duration)]
     timeout: std::time::Duration,
 
     /// Show the waves `run --parallel` would run (equal weights, or an orderer's).

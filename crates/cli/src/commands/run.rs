@@ -73,7 +73,7 @@ pub(crate) struct RunCommand {
     /// How long each wait may take: a deletion, a create, a Job or Pod finishing.
     /// E.g. `500ms`, `30s`, `5m`, `1h`, `1m30s`. A hook's own
     /// `kubectl-hooks.dev/timeout` annotation bounds its waits instead.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = hooks_plan::parse_duration)]
     timeout: Duration,
 
     /// Run hooks of equal weight (a wave) together: a wave first applies its other
@@ -782,31 +782,5 @@ impl EventSink for Progress {
                 self.line(&format!("warning: {tag}: {}", escape(&message)))
             }
         }
-    }
-}
-
-/// `500ms`, `30s`, `5m`, `1h`, `1h30m`, `1.5s`; a bare number is seconds: the grammar the
-/// `kubectl-hooks.dev/timeout` annotation shares.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    hooks_plan::parse_duration(text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("m").is_err());
     }
 }

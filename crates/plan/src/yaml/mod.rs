@@ -574,6 +574,11 @@ struct HeadWalker<'a> {
     anchors: HashMap<usize, usize>,
     /// Open collections: their anchor and the node count when they opened.
     open: Vec<(usize, usize)>,
+    /// Whether `metadata` and `metadata.annotations` were read: a second one replaces
+    /// the first whole in Helm's reader (go-yaml: the last key wins), which the full
+    /// reader does exactly.
+    read_metadata: bool,
+    read_annotations: bool,
 }
 
 enum Wanted {
@@ -589,6 +594,8 @@ impl<'a> HeadWalker<'a> {
             nodes: 0,
             anchors: HashMap::new(),
             open: Vec::new(),
+            read_metadata: false,
+            read_annotations: false,
         }
     }
 
@@ -733,12 +740,16 @@ impl<'a> HeadWalker<'a> {
             }
             match (&wanted, key.as_ref(), value) {
                 (Wanted::Top, "metadata", Event::MappingStart(_, _)) => {
-                    if !self.mapping(Wanted::Metadata, head)? {
+                    if std::mem::replace(&mut self.read_metadata, true)
+                        || !self.mapping(Wanted::Metadata, head)?
+                    {
                         return Ok(false);
                     }
                 }
                 (Wanted::Metadata, "annotations", Event::MappingStart(_, _)) => {
-                    if !self.mapping(Wanted::Annotations, head)? {
+                    if std::mem::replace(&mut self.read_annotations, true)
+                        || !self.mapping(Wanted::Annotations, head)?
+                    {
                         return Ok(false);
                     }
                 }
