@@ -16,17 +16,17 @@
 //!
 //! `BENCH_ROUNDS` (default 5) sets the rounds of the timed runs; medians are reported.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{CHART_CONFIGMAPS, CHART_JOBS, Helm, clear_chart, env, median, ms, write_chart};
 use hooks_emulator::{Emulator, EmulatorOptions};
 
 const CONFIGMAPS: usize = 100;
 const JOBS: usize = 20;
-const CHART_CONFIGMAPS: usize = 50;
-const CHART_JOBS: usize = 10;
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
@@ -302,81 +302,16 @@ fn versus_helm(
     hooks_bin: &str,
     rounds: usize,
 ) -> Option<(Duration, Duration)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join("target/tools/helm-venv/bin/python");
-    if !python.is_file() {
-        return None;
-    }
-    let chart = dir.join("chart");
-    std::fs::create_dir_all(chart.join("templates")).unwrap();
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: bench\nversion: 0.1.0\n",
-    )
-    .unwrap();
-    let mut text = String::new();
-    for i in 0..CHART_CONFIGMAPS {
-        text.push_str(&format!(
-            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chart-cm-{i:02}\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"{i}\"\ndata:\n  key: value-{i}\n"
-        ));
-    }
-    for i in 0..CHART_JOBS {
-        text.push_str(&format!(
-            "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: chart-job-{i:02}\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"{}\"\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - {{name: main, image: busybox, command: [\"sh\", \"-c\", \"echo {i}\"]}}\n",
-            CHART_CONFIGMAPS + i
-        ));
-    }
-    // Templates without template directives render to themselves.
-    std::fs::write(chart.join("templates/hooks.yaml"), &text).unwrap();
-    let clear = || {
-        for i in 0..CHART_CONFIGMAPS {
-            emu.delete_object(
-                "v1",
-                "ConfigMap",
-                Some("default"),
-                &format!("chart-cm-{i:02}"),
-            );
-        }
-        for i in 0..CHART_JOBS {
-            emu.delete_object(
-                "batch/v1",
-                "Job",
-                Some("default"),
-                &format!("chart-job-{i:02}"),
-            );
-        }
-    };
-
-    let mut helm = Command::new(&python)
-        .arg(root.join("tests/helm/driver.py"))
-        .env("HOME", dir.join("helm-home"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = helm.stdin.take().unwrap();
-    let mut stdout = BufReader::new(helm.stdout.take().unwrap());
-    let mut request = |request: serde_json::Value| {
-        writeln!(stdin, "{request}").unwrap();
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(answer["ok"], true, "Helm failed: {answer}");
-    };
-    request(
-        serde_json::json!({"op": "connect", "kubeconfig": kubeconfig,
-                               "namespace": "default", "storage": "secret"}),
-    );
+    let mut helm = Helm::start(dir, kubeconfig)?;
+    // Every hook its own weight: each runs alone, in order.
+    let chart = write_chart(dir, "bench", |i| i);
     let mut helm_times = Vec::new();
     let mut hooks_times = Vec::new();
     for round in 0..rounds {
-        clear();
-        let started = Instant::now();
-        request(serde_json::json!({"op": "install", "chart": chart,
-                                   "release": format!("bench-{round}"), "timeout": 60}));
-        helm_times.push(started.elapsed());
+        clear_chart(emu);
+        helm_times.push(helm.install(&chart, &format!("bench-{round}")));
 
-        clear();
+        clear_chart(emu);
         let home = dir.join(format!("chart-home-{round}"));
         let started = Instant::now();
         let status = Command::new(hooks_bin)
@@ -389,17 +324,7 @@ fn versus_helm(
         hooks_times.push(started.elapsed());
         assert!(status.success(), "kubectl-hooks run of the chart failed");
     }
-    drop(stdin);
-    let _ = helm.wait();
     Some((median(&mut helm_times), median(&mut hooks_times)))
-}
-
-fn env(kubeconfig: &Path, home: &Path) -> Vec<(&'static str, PathBuf)> {
-    vec![
-        ("KUBECONFIG", kubeconfig.to_path_buf()),
-        ("HOME", home.to_path_buf()),
-        ("XDG_CACHE_HOME", home.join(".cache")),
-    ]
 }
 
 fn kubectl_available() -> bool {
@@ -409,16 +334,4 @@ fn kubectl_available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn median(values: &mut [Duration]) -> Duration {
-    if values.is_empty() {
-        return Duration::ZERO;
-    }
-    values.sort();
-    values[values.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }

@@ -11,16 +11,16 @@
 //!
 //! `BENCH_ROUNDS` (default 3) sets the rounds; medians are reported.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{CHART_CONFIGMAPS, CHART_JOBS, Helm, clear_chart, env, median, ms, write_chart};
 use hooks_emulator::{Emulator, EmulatorOptions};
 
 const JOBS: usize = 20;
-const CHART_CONFIGMAPS: usize = 50;
-const CHART_JOBS: usize = 10;
 
 fn main() {
     let rounds: usize = std::env::var("BENCH_ROUNDS")
@@ -165,107 +165,21 @@ fn versus_helm(
     rounds: usize,
     hooks: impl Fn(&[&str], usize) -> Duration,
 ) -> Option<(Duration, Duration, Duration)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join("target/tools/helm-venv/bin/python");
-    if !python.is_file() {
-        return None;
-    }
-    let chart = dir.join("chart");
-    std::fs::create_dir_all(chart.join("templates")).unwrap();
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: waves\nversion: 0.1.0\n",
-    )
-    .unwrap();
-    let mut text = String::new();
-    for i in 0..CHART_CONFIGMAPS {
-        text.push_str(&format!(
-            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chart-cm-{i:02}\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"0\"\ndata:\n  key: value-{i}\n"
-        ));
-    }
-    for i in 0..CHART_JOBS {
-        text.push_str(&format!(
-            "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: chart-job-{i:02}\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"1\"\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - {{name: main, image: busybox, command: [\"sh\", \"-c\", \"echo {i}\"]}}\n"
-        ));
-    }
-    // Templates without template directives render to themselves.
-    std::fs::write(chart.join("templates/hooks.yaml"), &text).unwrap();
-    let clear = || {
-        for i in 0..CHART_CONFIGMAPS {
-            emu.delete_object(
-                "v1",
-                "ConfigMap",
-                Some("default"),
-                &format!("chart-cm-{i:02}"),
-            );
-        }
-        for i in 0..CHART_JOBS {
-            emu.delete_object(
-                "batch/v1",
-                "Job",
-                Some("default"),
-                &format!("chart-job-{i:02}"),
-            );
-        }
-    };
-
-    let mut helm = Command::new(&python)
-        .arg(root.join("tests/helm/driver.py"))
-        .env("HOME", dir.join("helm-home"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = helm.stdin.take().unwrap();
-    let mut stdout = BufReader::new(helm.stdout.take().unwrap());
-    let mut request = |request: serde_json::Value| {
-        writeln!(stdin, "{request}").unwrap();
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(answer["ok"], true, "Helm failed: {answer}");
-    };
-    request(
-        serde_json::json!({"op": "connect", "kubeconfig": kubeconfig,
-                               "namespace": "default", "storage": "secret"}),
-    );
+    let mut helm = Helm::start(dir, kubeconfig)?;
+    // The ConfigMaps are one wave (weight 0), the Jobs the next (weight 1).
+    let chart = write_chart(dir, "waves", |i| usize::from(i >= CHART_CONFIGMAPS));
     let (mut helm_times, mut serial, mut parallel) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
-        clear();
-        let started = Instant::now();
-        request(serde_json::json!({"op": "install", "chart": chart,
-                                   "release": format!("waves-{round}"), "timeout": 60}));
-        helm_times.push(started.elapsed());
-        clear();
+        clear_chart(emu);
+        helm_times.push(helm.install(&chart, &format!("waves-{round}")));
+        clear_chart(emu);
         serial.push(hooks(&[], round));
-        clear();
+        clear_chart(emu);
         parallel.push(hooks(&["--parallel"], round));
     }
-    drop(stdin);
-    let _ = helm.wait();
     Some((
         median(&mut helm_times),
         median(&mut serial),
         median(&mut parallel),
     ))
-}
-
-fn env(kubeconfig: &Path, home: &Path) -> Vec<(&'static str, PathBuf)> {
-    vec![
-        ("KUBECONFIG", kubeconfig.to_path_buf()),
-        ("HOME", home.to_path_buf()),
-        ("XDG_CACHE_HOME", home.join(".cache")),
-    ]
-}
-
-fn median(values: &mut [Duration]) -> Duration {
-    if values.is_empty() {
-        return Duration::ZERO;
-    }
-    values.sort();
-    values[values.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
