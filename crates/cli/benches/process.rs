@@ -4,7 +4,8 @@
 //! Input: 1, 100 and 1,000 realistic hook Jobs of about 3 KB (a full pod spec: init
 //! container, env from Secrets, resources, volumes, security contexts), as `helm template`
 //! writes them. For each size, `plan pre-install -f FILE -o json` is timed as a process
-//! (warm compile cache, `BENCH_ROUNDS` rounds, default 30, medians):
+//! (warm compile cache, `BENCH_ROUNDS` rounds, default 30, the commands taking turns
+//! round by round, medians):
 //!
 //! - without policies: planning as users pay it (process start included);
 //! - with each example policy alone (deny-privileged, allowed-registries, backups-first,
@@ -170,18 +171,63 @@ fn jobs(n: usize) -> String {
     (0..n).map(|i| format!("---\n{}", job(i))).collect()
 }
 
-/// Runs `f` `rounds` times after one warm-up; the median.
-fn median(rounds: usize, mut f: impl FnMut()) -> Duration {
-    f();
-    let mut times: Vec<Duration> = (0..rounds)
-        .map(|_| {
-            let started = Instant::now();
-            f();
-            started.elapsed()
+/// One thing timed in every round: `plan` as a process, or work in this process (run
+/// twice back to back, the second timed).
+enum Sample<'a> {
+    Process(Command),
+    InProcess(Box<dyn FnMut() + 'a>),
+}
+
+impl From<Command> for Sample<'_> {
+    fn from(command: Command) -> Self {
+        Sample::Process(command)
+    }
+}
+
+impl Sample<'_> {
+    fn time(&mut self) -> Duration {
+        let started = Instant::now();
+        match self {
+            Sample::Process(command) => {
+                let status = command.status().unwrap();
+                // 3: deny-privileged denies the privileged Jobs, as it should.
+                assert!(
+                    matches!(status.code(), Some(0 | 3)),
+                    "kubectl-hooks plan failed: {status}"
+                );
+            }
+            // Warm, as the sandbox and plan benchmarks measure it: the call before has
+            // just run, so caches hold what the one timed needs, not the processes'.
+            Sample::InProcess(work) => {
+                work();
+                let started = Instant::now();
+                work();
+                return started.elapsed();
+            }
+        }
+        started.elapsed()
+    }
+}
+
+/// Times each sample `rounds` times, after one warm-up round (which also fills the
+/// compile cache), taking turns; the median of each.
+fn interleaved(rounds: usize, samples: &mut [Sample<'_>]) -> Vec<Duration> {
+    let mut times = vec![Vec::with_capacity(rounds); samples.len()];
+    for round in 0..=rounds {
+        for (sample, times) in samples.iter_mut().zip(&mut times) {
+            let took = sample.time();
+            if round > 0 {
+                times.push(took);
+            }
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut times| {
+            times.sort();
+            times[times.len() / 2]
         })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
+        .collect()
 }
 
 fn plan_of(file: &Path) -> Plan {
@@ -251,7 +297,7 @@ fn main() {
         .collect();
 
     let binary = env!("CARGO_BIN_EXE_kubectl-hooks");
-    let process = |file: &Path, policies: Option<&Path>| {
+    let command = |file: &Path, policies: Option<&Path>| {
         let mut command = Command::new(binary);
         command
             .args(["plan", "pre-install", "-o", "json", "-f"])
@@ -262,19 +308,13 @@ fn main() {
         if let Some(policies) = policies {
             command.arg("--policy-config").arg(policies);
         }
-        median(rounds, || {
-            let status = command.status().unwrap();
-            // 3: deny-privileged denies the privileged Jobs, as it should.
-            assert!(
-                matches!(status.code(), Some(0 | 3)),
-                "kubectl-hooks plan failed: {status}"
-            );
-        })
+        command
     };
 
     let engine = PolicyEngine::new(EngineOptions {
         cache: CacheDir::At(dir.path().join("in-process-cache")),
         fuel: false,
+        ..EngineOptions::default()
     })
     .unwrap();
     let guard = ConfiguredPolicy::with_defaults(
@@ -308,20 +348,17 @@ fn main() {
         "same work",
         "ratio"
     );
+    // The plan benchmark's input, for its throughput in this run.
+    let big = dir.path().join("plan-bench.yaml");
+    let big_text = hooks_plan_bench_input();
+    std::fs::write(&big, &big_text).unwrap();
+
     let mut goals = Vec::new();
     for n in SIZES {
         let file = dir.path().join(format!("jobs-{n}.yaml"));
         let text = jobs(n);
         std::fs::write(&file, &text).unwrap();
         let bytes = text.len();
-
-        let plain = process(&file, None);
-        let with_deny = process(&file, Some(&deny));
-        let with_singles: Vec<Duration> = singles
-            .iter()
-            .map(|config| process(&file, Some(config)))
-            .collect();
-        let with_examples = process(&file, Some(&examples));
 
         // In-process: the sandbox policing this plan, with its manifests already JSON text,
         // as the sandbox benchmark measures it: the guest's work and the call, nothing of
@@ -331,23 +368,7 @@ fn main() {
             let manifest = planned.hook.manifest().unwrap();
             planned.hook.replace_manifest(&manifest).unwrap();
         }
-        let in_process = median(rounds.max(10), || {
-            black_box(
-                police(
-                    plan.clone(),
-                    std::slice::from_ref(&guard),
-                    &PoliceContext::default(),
-                )
-                .unwrap(),
-            );
-        });
-        let in_planning = median(rounds.max(10), || {
-            black_box(plan_of(&file));
-        });
-        // The same work as the process's share, in-process: reading the hooks whole (as
-        // planning does when a policy is given) and policing, less reading heads.
-        let same_work = median(rounds.max(10), || {
-            let plan = read_plan(&file, Reading::Whole);
+        let police_plan = |plan: Plan| {
             black_box(
                 police(
                     plan,
@@ -356,8 +377,49 @@ fn main() {
                 )
                 .unwrap(),
             );
-        })
-        .saturating_sub(in_planning);
+        };
+        // Round by round, every command and every in-process figure in turn, so that a
+        // machine slowing down or speeding up during the run moves them all alike and
+        // their ratios hold.
+        let mut samples: Vec<Sample<'_>> = vec![
+            command(&file, None).into(),
+            command(&file, Some(&deny)).into(),
+        ];
+        samples.extend(
+            singles
+                .iter()
+                .map(|c| Sample::from(command(&file, Some(c)))),
+        );
+        samples.push(command(&file, Some(&examples)).into());
+        samples.push(Sample::InProcess(Box::new(|| police_plan(plan.clone()))));
+        samples.push(Sample::InProcess(Box::new(|| {
+            black_box(plan_of(&file));
+        })));
+        // The same work as the process's share, in-process: reading the hooks whole (as
+        // planning does when a policy is given) and policing; less reading heads, below.
+        samples.push(Sample::InProcess(Box::new(|| {
+            police_plan(read_plan(&file, Reading::Whole));
+        })));
+        // The plan benchmark's input, a round in every few, for its throughput.
+        samples.push(Sample::InProcess(Box::new(|| {
+            black_box(plan_of(&big));
+        })));
+        let times = interleaved(rounds, &mut samples);
+        let [
+            plain,
+            with_deny,
+            ref with_singles @ ..,
+            with_examples,
+            in_process,
+            in_planning,
+            whole,
+            big_plan,
+        ] = times[..]
+        else {
+            unreachable!("one time per sample")
+        };
+        let same_work = whole.saturating_sub(in_planning);
+        let reference = big_text.len() as f64 / big_plan.as_secs_f64() / 1e6;
 
         let share = |with: Duration| per(with.saturating_sub(plain), n);
         let deny_share = share(with_deny);
@@ -379,31 +441,31 @@ fn main() {
             us(in_process_per_hook),
             ratio,
             us(same_work_per_hook),
-            deny_share.as_secs_f64() / same_work_per_hook.as_secs_f64()
+            // At one hook the difference is within the noise, and may come out as none.
+            if same_work.is_zero() {
+                f64::NAN
+            } else {
+                deny_share.as_secs_f64() / same_work_per_hook.as_secs_f64()
+            }
         );
         let process_mbs = bytes as f64 / plain.as_secs_f64() / 1e6;
         let in_process_mbs = bytes as f64 / in_planning.as_secs_f64() / 1e6;
-        goals.push((n, ratio, process_mbs, in_process_mbs));
+        goals.push((n, ratio, process_mbs, in_process_mbs, reference));
     }
-
-    // The plan benchmark's input, for its throughput in this run.
-    let big = dir.path().join("plan-bench.yaml");
-    let big_text = hooks_plan_bench_input();
-    std::fs::write(&big, &big_text).unwrap();
-    let big_plan = median(7, || {
-        black_box(plan_of(&big));
-    });
-    let reference = big_text.len() as f64 / big_plan.as_secs_f64() / 1e6;
 
     println!();
     println!(
-        "plan benchmark input ({} MB, in-process): {:.1} MB/s",
+        "plan benchmark input ({} MB, in-process, in the same rounds): {}",
         big_text.len() / 1_000_000,
-        reference
+        goals
+            .iter()
+            .map(|(n, .., reference)| format!("{reference:.1} MB/s beside {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!();
     println!("goals (deny-privileged on 3 KB hooks; planning from 100 hooks):");
-    for (n, ratio, process_mbs, in_process_mbs) in goals {
+    for (n, ratio, process_mbs, in_process_mbs, reference) in goals {
         let share = if ratio <= 2.0 { "met" } else { "MISSED" };
         print!("  {n:>5} hooks: policy's process share {ratio:.2}x in-process (<= 2x: {share})");
         if n >= 100 {

@@ -5,14 +5,19 @@
 //! entry is only used when it is authenticated as this user's own compilation of exactly
 //! the component's bytes:
 //!
-//! - each entry carries an HMAC-SHA256, keyed with a per-user secret kept *outside* the
-//!   cache directory (mode 0600), over the contract format, the engine's compatibility
-//!   hash, the sha256 of the component's bytes and the artefact. Whoever can write the
+//! - each entry carries a MAC (BLAKE3 in its keyed mode) under a per-user key kept
+//!   *outside* the cache directory (mode 0600), over the contract format, the engine's
+//!   compatibility hash, the sha256 of the component's bytes and the artefact. Whoever can write the
 //!   cache directory but not read the key cannot make an entry the host will run, nor
 //!   pass one component's artefact off as another's (a pinned policy's, say);
-//! - the entry is read into memory once, checked, and deserialised from those same bytes,
-//!   so it cannot be swapped between the check and the use;
+//! - an entry is used only if this user owns it and nobody else may write it or its
+//!   directory, so that between checking its MAC and wasmtime mapping it nobody but
+//!   this user (who holds the key anyway) could change it; and it must still be the
+//!   same file once mapped;
 //! - a cache directory (or key) that another user owns or may write is not used at all.
+//!
+//! The MAC trails the artefact, so wasmtime maps the entry straight from the page cache:
+//! no copy of the code, and the guest's initial memory mapped from the file too.
 //!
 //! Anything wrong with an entry makes the host compile again, overwrite it, and say so.
 
@@ -21,20 +26,18 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use crate::engine::CacheDir;
+use crate::mapped::Mapped;
 
 /// Bumped when the layout of entries changes, so old entries are simply not found.
-const FORMAT: &str = "v2";
-/// The start of every entry, then the 32-byte MAC, then wasmtime's artefact.
-const MAGIC: &[u8; 8] = b"khcache2";
+const FORMAT: &str = "v3";
+/// After wasmtime's artefact: this, then the 32-byte MAC.
+const MAGIC: &[u8; 8] = b"khcache3";
 const MAC_BYTES: usize = 32;
 const KEY_BYTES: usize = 32;
-
-type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Debug)]
 pub(crate) struct CompileCache {
@@ -90,15 +93,16 @@ impl CompileCache {
         Some(dir.join(format!("{wasm_sha256}-{}-{FORMAT}.cwasm", self.engine_key)))
     }
 
-    /// The MAC of an entry for the component with `wasm_sha256` holding `artefact`.
-    fn mac(&self, key: &[u8], wasm_sha256: &str, artefact: &[u8]) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    /// The MAC of an entry for the component with `wasm_sha256` holding `artefact`:
+    /// BLAKE3 in its keyed mode, which is a MAC by design.
+    fn mac(&self, key: &[u8; KEY_BYTES], wasm_sha256: &str, artefact: &[u8]) -> blake3::Hash {
+        let mut mac = blake3::Hasher::new_keyed(key);
         for part in [FORMAT, self.engine_key.as_str(), wasm_sha256] {
             mac.update(&(part.len() as u64).to_le_bytes());
             mac.update(part.as_bytes());
         }
         mac.update(artefact);
-        mac
+        mac.finalize()
     }
 
     pub(crate) fn lookup(&self, engine: &wasmtime::Engine, wasm_sha256: &str) -> Lookup {
@@ -113,11 +117,14 @@ impl CompileCache {
         if let Err(reason) = private(dir, 0o022) {
             return Lookup::Unusable(reason);
         }
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
             Err(e) => return Lookup::Refused(format!("cannot read `{}`: {e}", path.display())),
         };
+        if let Err(reason) = own_entry(&file, &path) {
+            return Lookup::Refused(reason);
+        }
         let key = match self.key(false) {
             Ok(Some(key)) => key,
             // An entry without a key to check it by is a stranger's.
@@ -126,24 +133,31 @@ impl CompileCache {
             }
             Err(reason) => return Lookup::Unusable(reason),
         };
-        let (Some(header), Some(artefact)) = (
-            bytes.get(..MAGIC.len() + MAC_BYTES),
-            bytes.get(MAGIC.len() + MAC_BYTES..),
-        ) else {
+        let Some(entry) = Mapped::new(&file) else {
+            return Lookup::Refused(format!("`{}` is empty or cannot be mapped", path.display()));
+        };
+        let Some((artefact, trailer)) = entry
+            .len()
+            .checked_sub(MAGIC.len() + MAC_BYTES)
+            .map(|at| entry.split_at(at))
+        else {
             return Lookup::Refused(format!("`{}` is truncated", path.display()));
         };
-        if &header[..MAGIC.len()] != MAGIC
-            || self
-                .mac(&key, wasm_sha256, artefact)
-                .verify_slice(&header[MAGIC.len()..])
-                .is_err()
+        let (magic, mac) = trailer.split_at(MAGIC.len());
+        // `blake3::Hash` compares in constant time.
+        if magic != MAGIC
+            || <[u8; MAC_BYTES]>::try_from(mac)
+                .ok()
+                .map(blake3::Hash::from_bytes)
+                != Some(self.mac(&key, wasm_sha256, artefact))
         {
             return Lookup::Refused(format!(
                 "`{}` is not this user's compilation of the policy (its MAC does not match)",
                 path.display()
             ));
         }
-        match deserialize_authenticated(engine, artefact) {
+        drop(entry);
+        match deserialize_authenticated(engine, &path, &file) {
             Ok(component) => Lookup::Hit(component),
             Err(e) => Lookup::Refused(format!("`{}` is stale: {e:#}", path.display())),
         }
@@ -160,15 +174,12 @@ impl CompileCache {
         create_private_dir(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
         private(dir, 0o022)?;
         let key = self.key(true)?.ok_or("no cache key")?;
-        let mac = self
-            .mac(&key, wasm_sha256, compiled)
-            .finalize()
-            .into_bytes();
+        let mac = self.mac(&key, wasm_sha256, compiled);
         let write = || -> std::io::Result<()> {
             let mut file = tempfile::NamedTempFile::new_in(dir)?;
-            file.write_all(MAGIC)?;
-            file.write_all(&mac)?;
             file.write_all(compiled)?;
+            file.write_all(MAGIC)?;
+            file.write_all(mac.as_bytes())?;
             file.as_file().sync_data()?;
             file.persist(&path).map_err(|e| e.error)?;
             Ok(())
@@ -177,23 +188,23 @@ impl CompileCache {
     }
 
     /// The per-user key; created (0600, in a 0700 directory) when `create` and missing.
-    fn key(&self, create: bool) -> Result<Option<Vec<u8>>, String> {
+    fn key(&self, create: bool) -> Result<Option<[u8; KEY_BYTES]>, String> {
         let Some(file) = &self.key_file else {
             return Ok(None);
         };
         match std::fs::read(file) {
             Ok(key) => {
                 private(file, 0o077)?;
-                if key.len() != KEY_BYTES {
+                let Ok(key) = <[u8; KEY_BYTES]>::try_from(key) else {
                     return Err(format!(
                         "the compile cache's key `{}` is not {KEY_BYTES} bytes; delete it to make a new one",
                         file.display()
                     ));
-                }
+                };
                 Ok(Some(key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-                let mut key = vec![0u8; KEY_BYTES];
+                let mut key = [0u8; KEY_BYTES];
                 rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
                 let made = (|| -> std::io::Result<()> {
                     if let Some(parent) = file.parent() {
@@ -262,19 +273,43 @@ fn private(path: &Path, forbidden: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses an entry unless it is a regular file this user owns and nobody else may write
+/// (entries are written 0600): checked on the open file, the one whose MAC is checked.
+fn own_entry(file: &std::fs::File, path: &Path) -> Result<(), String> {
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let me = rustix::process::geteuid().as_raw();
+    if !meta.is_file() || meta.uid() != me || meta.permissions().mode() & 0o022 != 0 {
+        return Err(format!(
+            "`{}` is not a file that only this user may write",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Deserialising compiled code is `unsafe` because wasmtime trusts the bytes to be its own
 /// output: arbitrary bytes could be arbitrary machine code. It is sound here because the
-/// bytes are in this process's memory, read once, and their MAC has just been checked
-/// with this user's key: they are what [`CompileCache::store`] wrote from wasmtime's own
-/// `serialize` of a component compiled from exactly the bytes whose sha256 the MAC
-/// covers. wasmtime itself then rejects artefacts of another version or configuration.
+/// MAC of `file`'s contents has just been checked with this user's key: they are what
+/// [`CompileCache::store`] wrote from wasmtime's own `serialize` of a component compiled
+/// from exactly the bytes whose sha256 the MAC covers. Nobody but this user may write the
+/// file or its directory (checked), so wasmtime maps what was checked, and the path must
+/// still name `file` once mapped. wasmtime itself rejects artefacts of another version or
+/// configuration, and ignores the trailer.
 #[allow(unsafe_code)]
 fn deserialize_authenticated(
     engine: &wasmtime::Engine,
-    artefact: &[u8],
+    path: &Path,
+    file: &std::fs::File,
 ) -> wasmtime::Result<Component> {
-    // SAFETY: see above: our own output, authenticated by MAC, no longer on disk.
-    unsafe { Component::deserialize(engine, artefact) }
+    // SAFETY: see above: our own output, authenticated by MAC, writable only by us.
+    let component = unsafe { Component::deserialize_file(engine, path)? };
+    let (checked, mapped) = (file.metadata()?, std::fs::metadata(path)?);
+    if (checked.dev(), checked.ino()) != (mapped.dev(), mapped.ino()) {
+        wasmtime::bail!("it was replaced while it was being loaded");
+    }
+    Ok(component)
 }
 
 /// Feeds `Hash` output into sha256, so the engine key is stable across processes and Rust

@@ -44,6 +44,36 @@ pub struct EngineOptions {
     /// Compile with fuel metering, so that policies can have `limits.fuel`. Off by
     /// default: metering makes every call slower and the artifacts differ.
     pub fuel: bool,
+    pub instances: Instances,
+}
+
+/// Where each call's fresh instance gets its memories, tables and stack. Either way the
+/// limits are the same ones, enforced by the same limiter; only the cost moves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Instances {
+    /// From a pool of slots reserved when the engine starts and reset between calls:
+    /// the cheapest call, for a process that makes many (`policy test`, a server, a
+    /// benchmark).
+    #[default]
+    Pooled,
+    /// Mapped for each call and unmapped after it: nothing to reserve when the engine
+    /// starts or to tear down when it ends, for a process that makes a few calls and
+    /// exits (`plan`, `run`), where the pool's set-up and teardown cost more than every
+    /// call it speeds up.
+    PerCall,
+}
+
+/// How an engine allocates its instances: what [`Instances`] asked for, unless the
+/// address space for it was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Allocation {
+    Pooled,
+    PerCall,
+    /// Per call, each memory mapped at its size and moved when it grows, with explicit
+    /// bounds checks: where even one memory's reservation (4 GiB and its guards) was
+    /// refused, as under a `ulimit -v`.
+    PerCallBoundsChecked,
 }
 
 /// The shared host for policies. Cheap to clone; the ticker thread stops when the last
@@ -58,6 +88,7 @@ pub(crate) struct Inner {
     pub(crate) linker: Linker<State>,
     pub(crate) cache: CompileCache,
     pub(crate) fuel: bool,
+    pub(crate) allocation: Allocation,
     /// Calls in flight on the instance pool; `None` when the engine allocates per call.
     pub(crate) slots: Option<Slots>,
     /// Drives the timers of calls: WASI clocks and polls, and each call's deadline. Calls
@@ -71,7 +102,7 @@ impl std::fmt::Debug for PolicyEngine {
         f.debug_struct("PolicyEngine")
             .field("cache", &self.inner.cache)
             .field("fuel", &self.inner.fuel)
-            .field("pooled", &self.pooled())
+            .field("allocation", &self.inner.allocation)
             .finish_non_exhaustive()
     }
 }
@@ -85,23 +116,38 @@ impl PolicyEngine {
         // call is polled under, which needs calls to be async (see `call.rs`).
         config.epoch_interruption(true);
         config.consume_fuel(options.fuel);
+        // Memories are reserved whole (4 GiB and guards each, so that compiled code
+        // needs no bounds checks): the pool's up front, a per-call memory when the call
+        // starts. Where that is refused, as under a `ulimit -v`, policies still run:
+        // allocated per call, each memory mapped at its size and moved when it grows, at
+        // the price of explicit bounds checks.
         let mut frugal = config.clone();
-        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool::config()));
-        // The pool reserves its address space up front (4 GiB and a guard per memory, so
-        // that compiled code needs no bounds checks). Where that is refused, as under a
-        // `ulimit -v`, policies still run: allocated per call, each memory mapped at its
-        // size and moved when it grows, at the price of explicit bounds checks.
         frugal
             .memory_reservation(0)
             .memory_reservation_for_growth(16 * MIB)
             .memory_guard_size(64 * 1024);
-        let (engine, slots) = match wasmtime::Engine::new(&config) {
-            Ok(engine) => (engine, Some(Slots::default())),
-            Err(_) => (
+        let reserved = match options.instances {
+            Instances::Pooled => {
+                config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+                    pool::config(),
+                ));
+                wasmtime::Engine::new(&config)
+                    .ok()
+                    .map(|engine| (engine, Allocation::Pooled))
+            }
+            Instances::PerCall => reservable()
+                .then(|| wasmtime::Engine::new(&config).ok())
+                .flatten()
+                .map(|engine| (engine, Allocation::PerCall)),
+        };
+        let (engine, allocation) = match reserved {
+            Some(found) => found,
+            None => (
                 wasmtime::Engine::new(&frugal).map_err(|e| format!("{e:#}"))?,
-                None,
+                Allocation::PerCallBoundsChecked,
             ),
         };
+        let slots = (allocation == Allocation::Pooled).then(Slots::default);
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| format!("{e:#}"))?;
@@ -121,6 +167,7 @@ impl PolicyEngine {
                 linker,
                 cache,
                 fuel: options.fuel,
+                allocation,
                 slots,
                 timers,
                 ticker,
@@ -132,10 +179,10 @@ impl PolicyEngine {
         self.inner.fuel
     }
 
-    /// Whether calls are instantiated from the instance pool (the normal case) rather
-    /// than allocated per call (where the pool's address space could not be reserved).
-    pub fn pooled(&self) -> bool {
-        self.inner.slots.is_some()
+    /// How calls are instantiated: as [`EngineOptions::instances`] asked, unless the
+    /// address space for it was refused.
+    pub fn allocation(&self) -> Allocation {
+        self.inner.allocation
     }
 
     /// The directory compiled policies are cached in, if any.
@@ -145,6 +192,29 @@ impl PolicyEngine {
 
     pub fn wasmtime(&self) -> &wasmtime::Engine {
         &self.inner.engine
+    }
+}
+
+/// Whether one memory's reservation, as a per-call instance makes it, fits the
+/// address space this process may have: asked of the kernel rather than worked out from
+/// `RLIMIT_AS`, which is not the only thing that can refuse it.
+#[allow(unsafe_code)]
+fn reservable() -> bool {
+    // wasmtime's defaults on 64-bit hosts: a 4 GiB reservation with a 32 MiB guard
+    // before and after it.
+    let len = (4096 + 64) * MIB as usize;
+    // SAFETY: a fresh inaccessible mapping at an address the kernel picks, touching no
+    // memory of this process, unmapped again before anything could use it.
+    unsafe {
+        match rustix::mm::mmap_anonymous(
+            std::ptr::null_mut(),
+            len,
+            rustix::mm::ProtFlags::empty(),
+            rustix::mm::MapFlags::PRIVATE | rustix::mm::MapFlags::NORESERVE,
+        ) {
+            Ok(at) => rustix::mm::munmap(at, len).is_ok(),
+            Err(_) => false,
+        }
     }
 }
 

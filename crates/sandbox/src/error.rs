@@ -77,6 +77,13 @@ pub enum SandboxError {
         actual: String,
     },
 
+    #[error("policy `{policy}`: `{origin}` changed while it was being loaded{}", if *pinned { " (after its sha256 was checked against the pin)" } else { "" })]
+    Changed {
+        policy: String,
+        origin: String,
+        pinned: bool,
+    },
+
     #[error("policy `{policy}`: {role} ran out of time (wall-clock cap of {} ms){}", limit.as_millis(), output_suffix(output))]
     Timeout {
         policy: String,
@@ -239,6 +246,7 @@ impl SandboxError {
             | Incompatible { policy, .. }
             | Compile { policy, .. }
             | DigestMismatch { policy, .. }
+            | Changed { policy, .. }
             | Timeout { policy, .. }
             | MemoryCap { policy, .. }
             | OutOfFuel { policy, .. }
@@ -270,6 +278,7 @@ impl SandboxError {
                 | Incompatible { .. }
                 | Compile { .. }
                 | DigestMismatch { .. }
+                | Changed { .. }
                 | Manifest { .. }
                 | ConfigRead { .. }
                 | Config { .. }
@@ -291,6 +300,7 @@ impl SandboxError {
             Incompatible { .. } => format!("rebuild the policy against kubectl-hooks:policy@{CONTRACT_VERSION}"),
             Compile { .. } => "rebuild the policy; the file may be truncated or corrupt".into(),
             DigestMismatch { .. } => "the file changed since it was pinned: check where it came from, then update `sha256` in the configuration".into(),
+            Changed { .. } => "something is writing the file: load it once it is written (write a copy beside it and rename it into place, so readers never see it half written)".into(),
             Timeout { .. } => "make the policy faster, or raise `limits.timeoutMs` for it".into(),
             MemoryCap { .. } => "make the policy use less memory, or raise `limits.memoryMiB` for it".into(),
             OutOfFuel { .. } => "raise `limits.fuel` for it, or remove the fuel limit".into(),

@@ -39,6 +39,8 @@ mod engine;
 #[cfg(feature = "runtime")]
 mod load;
 #[cfg(feature = "runtime")]
+mod mapped;
+#[cfg(feature = "runtime")]
 mod pipeline;
 #[cfg(feature = "runtime")]
 mod pool;
@@ -58,7 +60,9 @@ pub use role::{CONTRACT_VERSION, Contract, Role};
 #[cfg(feature = "runtime")]
 pub use config::load_policies;
 #[cfg(feature = "runtime")]
-pub use engine::{CacheDir, EngineOptions, GuestLog, LogLevel, PolicyEngine};
+pub use engine::{
+    Allocation, CacheDir, EngineOptions, GuestLog, Instances, LogLevel, PolicyEngine,
+};
 #[cfg(feature = "runtime")]
 pub use load::{Compilation, Policy, PolicyInfo, Source};
 #[cfg(feature = "runtime")]

@@ -12,6 +12,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use crate::cache::Lookup;
 use crate::engine::{PolicyEngine, State};
 use crate::limits::Limit;
+use crate::mapped::Mapped;
 use crate::role::{CONTRACT_PACKAGE, Contract};
 use crate::{Limits, Role, SandboxError};
 
@@ -161,15 +162,17 @@ impl Policy {
         let source = source.into();
         let origin = source.origin();
         let bytes = match source {
-            Source::Path(path) => std::fs::read(&path).map_err(|source| SandboxError::Read {
-                policy: policy.clone(),
-                path,
-                source,
-            })?,
-            Source::Bytes { bytes, .. } => bytes,
+            Source::Path(path) => {
+                PolicyBytes::open(&path).map_err(|source| SandboxError::Read {
+                    policy: policy.clone(),
+                    path,
+                    source,
+                })?
+            }
+            Source::Bytes { bytes, .. } => PolicyBytes::Owned(bytes),
         };
         recognise(&bytes, &policy, &origin)?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let sha256 = hex::encode(Sha256::digest(&*bytes));
         if let Some(pin) = pin
             && !pin.trim().eq_ignore_ascii_case(&sha256)
         {
@@ -180,7 +183,7 @@ impl Policy {
                 actual: sha256,
             });
         }
-        let (component, compilation) = compile(engine, &bytes, &sha256, &policy, &origin)?;
+        let (component, compilation) = compile(engine, &bytes, &sha256, pin, &policy, &origin)?;
         check_structure(&component, &limits, &policy, &origin)?;
         let wasmtime = &engine.inner.engine;
         let ty = component.component_type();
@@ -399,8 +402,9 @@ fn recognise(bytes: &[u8], policy: &str, origin: &str) -> Result<(), SandboxErro
 
 fn compile(
     engine: &PolicyEngine,
-    bytes: &[u8],
+    bytes: &PolicyBytes,
     sha256: &str,
+    pin: Option<&str>,
     policy: &str,
     origin: &str,
 ) -> Result<(Component, Compilation), SandboxError> {
@@ -423,6 +427,17 @@ fn compile(
         Lookup::Refused(reason) => (Some(reason), None),
         Lookup::Unusable(reason) => (None, Some(reason)),
     };
+    // What is compiled (and cached under `sha256`) must be what was hashed: a mapped
+    // file is copied first, and the copy hashed again.
+    let bytes = bytes.stable();
+    if *sha256 != hex::encode(Sha256::digest(&bytes)) {
+        return Err(SandboxError::Changed {
+            policy: policy.to_owned(),
+            origin: origin.to_owned(),
+            pinned: pin.is_some(),
+        });
+    }
+    let bytes = &*bytes;
     let component = Component::new(wasmtime, bytes).map_err(|e| SandboxError::Compile {
         policy: policy.to_owned(),
         origin: origin.to_owned(),
@@ -454,6 +469,47 @@ fn compile(
             cache_warning,
         },
     ))
+}
+
+/// A policy's bytes: mapped from its file (hashing them is all a cached policy needs),
+/// or in memory.
+enum PolicyBytes {
+    Mapped(Mapped),
+    Owned(Vec<u8>),
+}
+
+impl PolicyBytes {
+    fn open(path: &Path) -> std::io::Result<PolicyBytes> {
+        let file = std::fs::File::open(path)?;
+        match Mapped::new(&file) {
+            Some(mapped) => Ok(PolicyBytes::Mapped(mapped)),
+            // Empty, a pipe, a file that will not map: read it.
+            None => {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut &file, &mut bytes)?;
+                Ok(PolicyBytes::Owned(bytes))
+            }
+        }
+    }
+
+    /// Bytes nobody else can change from here on: a copy of a mapped file.
+    fn stable(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            PolicyBytes::Mapped(mapped) => std::borrow::Cow::Owned(mapped.to_vec()),
+            PolicyBytes::Owned(bytes) => std::borrow::Cow::Borrowed(bytes),
+        }
+    }
+}
+
+impl std::ops::Deref for PolicyBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            PolicyBytes::Mapped(mapped) => mapped,
+            PolicyBytes::Owned(bytes) => bytes,
+        }
+    }
 }
 
 /// The version of a `kubectl-hooks:policy/…@X` export, if it is one.
@@ -509,4 +565,56 @@ fn provided(import: &str) -> bool {
             );
     }
     WASI_P2.contains(&interface) && version.starts_with("0.2.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{CacheDir, EngineOptions};
+
+    /// Regression for hashing a mapped file: bytes that change after they were hashed
+    /// (and checked against a pin) are never compiled under the old hash.
+    #[test]
+    fn a_policy_rewritten_after_it_was_hashed_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.wasm");
+        let original = b"\0asm\x0d\0\x01\0 a component's bytes, as far as hashing goes";
+        std::fs::write(&path, original).unwrap();
+        let bytes = PolicyBytes::open(&path).unwrap();
+        assert!(matches!(bytes, PolicyBytes::Mapped(_)));
+        let sha256 = hex::encode(Sha256::digest(&*bytes));
+        // Rewritten in place, same length, as a writer racing the load would.
+        let mut changed = original.to_vec();
+        *changed.last_mut().unwrap() = b'!';
+        std::fs::write(&path, &changed).unwrap();
+
+        let engine = PolicyEngine::new(EngineOptions {
+            cache: CacheDir::Disabled,
+            ..EngineOptions::default()
+        })
+        .unwrap();
+        let error = compile(&engine, &bytes, &sha256, Some(&sha256), "p", "policy.wasm")
+            .expect_err("the changed bytes must not be compiled");
+        assert!(
+            matches!(error, SandboxError::Changed { pinned: true, .. }),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("changed while it was being loaded")
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_mapped_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.wasm");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(matches!(
+            PolicyBytes::open(&empty).unwrap(),
+            PolicyBytes::Owned(bytes) if bytes.is_empty()
+        ));
+        assert!(PolicyBytes::open(&dir.path().join("missing.wasm")).is_err());
+    }
 }

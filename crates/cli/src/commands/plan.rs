@@ -68,6 +68,7 @@ struct PolicedPlan<'a> {
 
 impl PlanCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
+        let loading = self.policies.load();
         // Manifests are planned without a cluster: the namespace is `-n`, else `default`.
         // A release is read from the cluster: `-n`, else the context's namespace.
         let (loaded, namespace) = match self.manifests.cluster_release() {
@@ -94,17 +95,14 @@ impl PlanCommand {
         )?;
         plan.default_timeout = self.timeout;
         // `plan` never applies anything: policies are told it is a dry run.
-        let (unpoliced, policed) = if self.policies.any() {
-            (
-                None,
-                Some(
-                    self.policies
-                        .police(plan, self.manifests.release_name(), &namespace, true)?
-                        .0,
-                ),
-            )
-        } else {
-            (Some(plan), None)
+        let (unpoliced, policed) = match loading.wait()? {
+            Some(policies) => {
+                let policed =
+                    policies.police(plan, self.manifests.release_name(), &namespace, true)?;
+                policies.leave_to_exit();
+                (None, Some(policed))
+            }
+            None => (Some(plan), None),
         };
         let plan = match (&unpoliced, &policed) {
             (Some(plan), _) => plan,

@@ -9,8 +9,8 @@ use std::io::Write;
 
 use hooks_plan::escape;
 use hooks_sandbox::{
-    CacheDir, ConfiguredPolicy, Decision, EngineOptions, PoliceContext, Policed, PolicyConfig,
-    PolicyEngine, PolicySpec,
+    CacheDir, ConfiguredPolicy, Decision, EngineOptions, Instances, PoliceContext, Policed,
+    PolicyConfig, PolicyEngine, PolicySpec,
 };
 
 use crate::{Failure, exit_codes};
@@ -47,30 +47,103 @@ impl PolicyArgs {
         }
     }
 
-    /// Loads the policies and polices `plan`; policies are told the release's name and
-    /// that hooks without a namespace go to `namespace`. Also returns the policies'
-    /// names, in order.
+    /// Starts loading the policies, on a thread of its own: the engine and the compiled
+    /// components are ready by the time the manifests are read and planned, which need
+    /// nothing from them. `plan` and `run` load once and police every event's plan.
+    pub(crate) fn load(&self) -> Loading {
+        if !self.any() {
+            return Loading(None);
+        }
+        let (policies, configs) = (self.policies.clone(), self.policy_config.clone());
+        let loader = std::thread::Builder::new()
+            .name("policy-loader".into())
+            .spawn({
+                let (policies, configs) = (policies.clone(), configs.clone());
+                move || load(&policies, &configs)
+            });
+        Loading(Some(match loader {
+            Ok(thread) => Loader::Thread(thread),
+            // No thread to be had: load when waited for.
+            Err(_) => Loader::Here { policies, configs },
+        }))
+    }
+}
+
+/// Policies being loaded; [`Loading::wait`] for them.
+#[derive(Debug)]
+pub(crate) struct Loading(Option<Loader>);
+
+#[derive(Debug)]
+enum Loader {
+    Thread(std::thread::JoinHandle<Result<Loaded, Failure>>),
+    Here {
+        policies: Vec<PathBuf>,
+        configs: Vec<PathBuf>,
+    },
+}
+
+impl Loading {
+    /// The loaded policies (`None` when none were given), once the loader is done; what
+    /// the compile cache refused or could not do is said on stderr now, in order.
+    pub(crate) fn wait(self) -> Result<Option<Loaded>, Failure> {
+        let loaded = match self.0 {
+            None => return Ok(None),
+            Some(Loader::Thread(thread)) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            Some(Loader::Here { policies, configs }) => load(&policies, &configs)?,
+        };
+        let mut stderr = std::io::stderr().lock();
+        for warning in &loaded.warnings {
+            let _ = writeln!(stderr, "{warning}");
+        }
+        Ok(Some(loaded))
+    }
+}
+
+/// Configured policies, loaded and ready to police plans.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    policies: Vec<ConfiguredPolicy>,
+    /// Policies that could not be loaded but may be ignored, as decisions.
+    ignored: Vec<Decision>,
+    warnings: Vec<String>,
+}
+
+impl Loaded {
+    /// The policies' names, in the order they run.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.policies
+            .iter()
+            .map(|p| p.policy.name().to_owned())
+            .collect()
+    }
+
+    /// Polices `plan`; policies are told the release's name and that hooks without a
+    /// namespace go to `namespace`.
     pub(crate) fn police(
         &self,
         plan: Plan,
         release: &str,
         namespace: &str,
         dry_run: bool,
-    ) -> Result<(Policed, Vec<String>), Failure> {
-        let (policies, ignored) = load(&self.policies, &self.policy_config)?;
+    ) -> Result<Policed, Failure> {
         let ctx = PoliceContext {
             release: release.to_owned(),
             namespace: namespace.to_owned(),
             dry_run,
         };
-        let names = policies
-            .iter()
-            .map(|p| p.policy.name().to_owned())
-            .collect();
-        let mut policed = hooks_sandbox::police(plan, &policies, &ctx)?;
+        let mut policed = hooks_sandbox::police(plan, &self.policies, &ctx)?;
         // Policies that could not be loaded come first, as they were decided first.
-        policed.decisions.splice(0..0, ignored);
-        Ok((policed, names))
+        policed.decisions.splice(0..0, self.ignored.iter().cloned());
+        Ok(policed)
+    }
+
+    /// For a process about to exit: the engine is left for the kernel to take down with
+    /// the process, all at once, rather than unmapping its code and memories and joining
+    /// its threads one by one, which costs a short-lived `plan` more than policing.
+    pub(crate) fn leave_to_exit(self) {
+        std::mem::forget(self);
     }
 }
 
@@ -87,43 +160,51 @@ pub(crate) fn specs(policies: &[PathBuf], configs: &[PathBuf]) -> Result<Vec<Pol
 }
 
 /// Loads the policies; those that could not be loaded but may be ignored come back as
-/// decisions. What the compile cache refused or could not do is said on stderr.
-pub(crate) fn load(
-    policies: &[PathBuf],
-    configs: &[PathBuf],
-) -> Result<(Vec<ConfiguredPolicy>, Vec<Decision>), Failure> {
+/// decisions, and what the compile cache refused or could not do as warnings.
+fn load(policies: &[PathBuf], configs: &[PathBuf]) -> Result<Loaded, Failure> {
     let specs = specs(policies, configs)?;
-    let engine = engine(specs.iter().any(|s| s.limits.fuel.is_some()))?;
-    let (loaded, ignored) = hooks_sandbox::load_policies(&engine, &specs)?;
-    let mut stderr = std::io::stderr().lock();
-    for policy in &loaded {
+    // `plan` and `run` call each policy's roles once or twice and exit: a pool would
+    // cost more to reserve and tear down than it saves them.
+    let engine = engine(
+        specs.iter().any(|s| s.limits.fuel.is_some()),
+        Instances::PerCall,
+    )?;
+    let (policies, ignored) = hooks_sandbox::load_policies(&engine, &specs)?;
+    let mut warnings = Vec::new();
+    for policy in &policies {
         let info = policy.policy.info();
         if let Some(reason) = &info.compilation.rebuilt {
-            let _ = writeln!(
-                stderr,
+            warnings.push(format!(
                 "warning: policy `{}`: the compile cache's entry was refused and rebuilt: {}",
                 escape(&info.name),
                 escape(reason)
-            );
+            ));
         }
         if let Some(warning) = &info.compilation.cache_warning {
-            let _ = writeln!(
-                stderr,
+            warnings.push(format!(
                 "warning: policy `{}`: {}",
                 escape(&info.name),
                 escape(warning)
-            );
+            ));
         }
     }
-    Ok((loaded, ignored))
+    Ok(Loaded {
+        policies,
+        ignored,
+        warnings,
+    })
 }
 
-pub(crate) fn engine(fuel: bool) -> Result<PolicyEngine, Failure> {
+pub(crate) fn engine(fuel: bool, instances: Instances) -> Result<PolicyEngine, Failure> {
     let cache = match std::env::var_os(CACHE_ENV) {
         Some(dir) if dir.is_empty() => CacheDir::Disabled,
         Some(dir) => CacheDir::At(Path::new(&dir).to_owned()),
         None => CacheDir::User,
     };
-    PolicyEngine::new(EngineOptions { cache, fuel })
-        .map_err(|e| Failure::new(exit_codes::INTERNAL_ERROR, anyhow::anyhow!(e)))
+    PolicyEngine::new(EngineOptions {
+        cache,
+        fuel,
+        instances,
+    })
+    .map_err(|e| Failure::new(exit_codes::INTERNAL_ERROR, anyhow::anyhow!(e)))
 }

@@ -12,7 +12,7 @@ use hooks_apply::{
 use hooks_plan::{Event as HookEvent, Ordering, Plan, escape};
 use serde::Serialize;
 
-use super::policies::PolicyArgs;
+use super::policies::{Loaded, PolicyArgs};
 use super::{ClusterArgs, ManifestArgs, SelectArgs, parse_event, runtime};
 use crate::{Failure, exit_codes};
 
@@ -182,6 +182,7 @@ impl RunCommand {
             )));
         }
         self.check_target()?;
+        let loading = self.policies.load();
         // Manifests are read before the kubeconfig, so bad input is told without a cluster.
         let manifests = match self.manifests.cluster_release() {
             None => Some(self.manifests.manifests(self.policies.reading())?),
@@ -222,10 +223,12 @@ impl RunCommand {
         {
             return Err(release.no_hooks(&loaded.catalog, &events).into());
         }
+        let policies = loading.wait()?;
         let plans = plans
             .into_iter()
-            .map(|plan| self.police(plan, &connection.namespace))
+            .map(|plan| self.police(plan, policies.as_ref(), &connection.namespace))
             .collect::<Result<Vec<_>, _>>()?;
+        drop(policies);
         let mut runs = Vec::with_capacity(plans.len());
         for (plan, policing) in plans {
             let report = runtime.block_on(self.apply(connection.clone(), &plan))?;
@@ -336,16 +339,22 @@ impl RunCommand {
 
     /// Runs the configured policies over the plan: the one place where policing happens,
     /// so that a denial applies nothing.
-    fn police(&self, plan: Plan, namespace: &str) -> Result<(Plan, Policing), Failure> {
-        if !self.policies.any() {
+    fn police(
+        &self,
+        plan: Plan,
+        policies: Option<&Loaded>,
+        namespace: &str,
+    ) -> Result<(Plan, Policing), Failure> {
+        let Some(policies) = policies else {
             return Ok((plan, Policing::default()));
-        }
-        let (policed, names) = self.policies.police(
+        };
+        let policed = policies.police(
             plan,
             self.manifests.release_name(),
             namespace,
             self.dry_run != DryRunArg::None,
         )?;
+        let names = policies.names();
         // Every decision goes to stderr before anything is applied, like the progress.
         std::io::stderr()
             .lock()

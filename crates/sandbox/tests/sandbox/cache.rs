@@ -14,6 +14,7 @@ fn engine_at(dir: &std::path::Path) -> PolicyEngine {
     PolicyEngine::new(EngineOptions {
         cache: CacheDir::At(dir.to_owned()),
         fuel: false,
+        ..EngineOptions::default()
     })
     .unwrap()
 }
@@ -98,6 +99,7 @@ fn disabled_cache_never_hits() {
     let engine = PolicyEngine::new(EngineOptions {
         cache: CacheDir::Disabled,
         fuel: false,
+        ..EngineOptions::default()
     })
     .unwrap();
     assert_eq!(engine.cache_dir(), None);
@@ -112,6 +114,7 @@ fn fuel_engines_use_separate_entries() {
     let fuel = PolicyEngine::new(EngineOptions {
         cache: CacheDir::At(dir.path().to_owned()),
         fuel: true,
+        ..EngineOptions::default()
     })
     .unwrap();
     let sha = load(&plain).info().sha256.clone();
@@ -189,6 +192,30 @@ fn a_cache_directory_others_can_write_is_not_used() {
         "{warning}"
     );
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(load(&engine).info().compilation.from_cache);
+}
+
+/// Regression for mapping entries: wasmtime maps an entry after its MAC is checked, so
+/// one that others may write (and so change in between) is never used.
+#[test]
+fn an_entry_others_can_write_is_refused_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_at(dir.path());
+    let first = load(&engine);
+    let entry = engine.cache_entry(&first.info().sha256).unwrap();
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let rebuilt = load(&engine);
+    let reason = rebuilt
+        .info()
+        .compilation
+        .rebuilt
+        .clone()
+        .unwrap_or_default();
+    assert!(reason.contains("only this user may write"), "{reason}");
+    rebuilt.instantiate().unwrap();
+    // Rewritten as this user's own (0600), and used again.
+    let mode = std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
     assert!(load(&engine).info().compilation.from_cache);
 }
 

@@ -235,6 +235,7 @@ fn fuel_limit_stops_a_loop() {
             std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sandbox-cache"),
         ),
         fuel: true,
+        ..EngineOptions::default()
     })
     .unwrap();
     let limits = Limits {

@@ -2,6 +2,7 @@
 //! live in `tests/guests/` and are built for `wasm32-wasip2` before the tests run
 //! (`scripts/build-policies.sh $(cat scripts/wasm-packages.txt)`).
 
+mod allocation;
 mod cache;
 mod config;
 mod containment;

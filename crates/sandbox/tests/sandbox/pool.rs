@@ -4,16 +4,22 @@
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use hooks_sandbox::{Decision, FailurePolicy, Limits, SandboxError};
+use hooks_sandbox::{Allocation, FailurePolicy, Limits, SandboxError};
 
-use crate::util::{adversary_with, configured, engine, run, run_adversary};
+use crate::util::{
+    adversary_with, assert_calls_do_not_share_memory, configured, engine, run, run_adversary,
+};
 
 /// More than the pool's 32 instances.
 const CALLS: usize = 48;
 
 #[test]
 fn more_calls_at_once_than_the_pool_has_instances_all_run() {
-    assert!(engine().pooled(), "this test is about the instance pool");
+    assert_eq!(
+        engine().allocation(),
+        Allocation::Pooled,
+        "this test is about the instance pool"
+    );
     // Each call loops until its cap, so all of them would hold an instance at once.
     let policy = Arc::new(adversary_with(Limits {
         timeout: Duration::from_millis(500),
@@ -47,19 +53,7 @@ fn more_calls_at_once_than_the_pool_has_instances_all_run() {
 
 #[test]
 fn a_call_does_not_see_the_memory_of_the_call_before() {
-    // The adversary's `remember` mode writes a marker at the top of its heap and reports
-    // whether the marker was already there: with a recycled slot that was not reset, the
-    // second call would find the first call's marker.
-    for _ in 0..3 {
-        let policed = run_adversary(r#"{"mode": "remember"}"#).expect("remember runs");
-        assert!(!policed.denied, "{:?}", policed.decisions);
-        assert!(
-            policed
-                .decisions
-                .iter()
-                .any(|d| matches!(d, Decision::Log(log) if log.message == "remembered")),
-            "the adversary did not run its `remember` mode: {:?}",
-            policed.decisions
-        );
-    }
+    // With a recycled slot that was not reset, the second call would find the first
+    // call's marker.
+    assert_calls_do_not_share_memory(run_adversary);
 }

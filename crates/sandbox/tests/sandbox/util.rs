@@ -5,8 +5,8 @@ use std::sync::{Arc, OnceLock};
 
 use hooks_plan::{Event, Input, LoadOptions, Ordering, Plan};
 use hooks_sandbox::{
-    CacheDir, ConfiguredPolicy, EngineOptions, FailurePolicy, Limits, PoliceContext, Policed,
-    Policy, PolicyEngine, SandboxError, police,
+    CacheDir, ConfiguredPolicy, Decision, EngineOptions, FailurePolicy, Limits, PoliceContext,
+    Policed, Policy, PolicyEngine, SandboxError, police,
 };
 
 pub fn workspace_root() -> PathBuf {
@@ -52,6 +52,7 @@ pub fn engine() -> &'static PolicyEngine {
         PolicyEngine::new(EngineOptions {
             cache: CacheDir::At(Path::new(env!("CARGO_TARGET_TMPDIR")).join("sandbox-cache")),
             fuel: false,
+            ..EngineOptions::default()
         })
         .unwrap()
     })
@@ -151,6 +152,25 @@ pub fn run(policies: &[ConfiguredPolicy]) -> Result<Policed, SandboxError> {
 /// Runs the adversary in `settings` as the only policy, failing the event on error.
 pub fn run_adversary(settings: &str) -> Result<Policed, SandboxError> {
     run(&[configured(adversary(), settings, FailurePolicy::Fail)])
+}
+
+/// The adversary's `remember` mode writes a marker at the top of its heap and reports
+/// whether the marker was already there: where a call's memory outlived it (a recycled
+/// slot not reset), the next call would find the marker. `run` runs the adversary with
+/// the settings given, on the engine under test.
+pub fn assert_calls_do_not_share_memory(run: impl Fn(&str) -> Result<Policed, SandboxError>) {
+    for _ in 0..3 {
+        let policed = run(r#"{"mode": "remember"}"#).expect("remember runs");
+        assert!(!policed.denied, "{:?}", policed.decisions);
+        assert!(
+            policed
+                .decisions
+                .iter()
+                .any(|d| matches!(d, Decision::Log(log) if log.message == "remembered")),
+            "the adversary did not run its `remember` mode: {:?}",
+            policed.decisions
+        );
+    }
 }
 
 /// After any misbehaviour the host must still work: a well-behaved call succeeds.

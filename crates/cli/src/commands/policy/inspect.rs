@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use hooks_sandbox::{Limits, Policy, PolicyInfo, PolicySpec};
+use hooks_sandbox::{Allocation, Instances, Limits, Policy, PolicyInfo, PolicySpec};
 use serde::Serialize;
 
 use crate::commands::policies;
@@ -52,7 +52,7 @@ pub(crate) struct InspectCommand {
 impl InspectCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
         let name = PolicySpec::from_wasm(&self.file).name;
-        let engine = policies::engine(false)?;
+        let engine = policies::engine(false, Instances::Pooled)?;
         let policy = Policy::load(&engine, name, self.file.as_path(), Limits::default())?;
         let info = policy.info();
         // Instantiating once proves the component links and fits the instance pool; the
@@ -63,7 +63,7 @@ impl InspectCommand {
         policy.instantiate()?;
         let instance = Instance {
             duration: started.elapsed(),
-            pooled: engine.pooled(),
+            pooled: engine.allocation() == Allocation::Pooled,
         };
         let mut stdout = std::io::stdout().lock();
         match self.output {

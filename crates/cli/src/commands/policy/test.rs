@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use hooks_policy_suite::{Case, CaseReport, Denial, FinalHook, Outcome, Suite, SuiteError};
-use hooks_sandbox::{ConfiguredPolicy, FailurePolicy, Limits, PoliceContext, Policy, PolicySpec};
+use hooks_sandbox::{
+    ConfiguredPolicy, FailurePolicy, Instances, Limits, PoliceContext, Policy, PolicySpec,
+};
 
 use crate::commands::policies;
 use crate::render::junit::{TestCase, TestResult, TestSuite, TestSuites};
@@ -44,7 +46,7 @@ struct SuiteRun {
 
 impl TestCommand {
     pub(crate) fn execute(self) -> Result<i32, Failure> {
-        let engine = policies::engine(false)?;
+        let engine = policies::engine(false, Instances::Pooled)?;
         let mut runs = Vec::with_capacity(self.suites.len());
         for file in &self.suites {
             let suite = Suite::read(file).map_err(suite_failure)?;
