@@ -165,9 +165,6 @@ impl Hook {
     }
 }
 
-/// Below this much YAML, converting on one thread beats starting others.
-const JSON_PARALLEL_THRESHOLD_BYTES: usize = 64 * 1024;
-
 /// [`Hook::manifest_json`] of every hook, in order, on all cores when there is enough YAML
 /// to read: what policing needs of a plan before the first policy runs.
 pub fn manifests_json<'a>(
@@ -178,7 +175,7 @@ pub fn manifests_json<'a>(
         .filter(|h| h.format == crate::Format::Yaml)
         .map(|h| h.text.as_str().len())
         .sum();
-    crate::par::map_chunks(hooks, yaml, JSON_PARALLEL_THRESHOLD_BYTES, |part| {
+    crate::par::map_chunks(hooks, yaml, |part| {
         part.iter().map(|h| h.manifest_json()).collect::<Vec<_>>()
     })
     .into_iter()

@@ -90,10 +90,6 @@ pub fn parse_with(documents: &[Document], reading: Reading) -> Result<Catalog, P
     Ok(catalog)
 }
 
-/// Below this much text, starting threads costs more than it saves (a thread starts in
-/// tens of microseconds; 128 KiB of YAML takes a few milliseconds to read).
-const PARALLEL_THRESHOLD_BYTES: usize = 128 << 10;
-
 /// Classifies every document, on all cores for large inputs: documents are independent,
 /// and reading them is nearly all of planning's time. Each worker takes a contiguous run
 /// of documents and stops at its first error, and runs are joined in order, so the error
@@ -103,9 +99,7 @@ fn classify_all(
     reading: Reading,
 ) -> Vec<Result<Classification, PlanError>> {
     let bytes: usize = documents.iter().map(|d| d.text.as_str().len()).sum();
-    crate::par::map_chunks(documents, bytes, PARALLEL_THRESHOLD_BYTES, |run| {
-        classify_run(run, reading)
-    })
+    crate::par::map_chunks(documents, bytes, |run| classify_run(run, reading))
 }
 
 fn classify_run(documents: &[Document], reading: Reading) -> Result<Classification, PlanError> {
