@@ -7,9 +7,10 @@
 //!
 //! - each entry carries a MAC (BLAKE3 in its keyed mode) under a per-user key kept
 //!   *outside* the cache directory (mode 0600), over the contract format, the engine's
-//!   compatibility hash, the sha256 of the component's bytes and the artefact. Whoever can write the
-//!   cache directory but not read the key cannot make an entry the host will run, nor
-//!   pass one component's artefact off as another's (a pinned policy's, say);
+//!   compatibility hash, the sha256 of the component's bytes and the artefact. Whoever
+//!   can write the cache directory but not read the key cannot make an entry the host
+//!   will run, nor pass one component's artefact off as another's (a pinned policy's,
+//!   say);
 //! - an entry is used only if this user owns it and nobody else may write it or its
 //!   directory, so that between checking its MAC and wasmtime mapping it nobody but
 //!   this user (who holds the key anyway) could change it; and it must still be the

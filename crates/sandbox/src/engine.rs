@@ -65,8 +65,7 @@ pub enum Instances {
 
 /// How an engine allocates its instances: what [`Instances`] asked for, unless the
 /// address space for it was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allocation {
     Pooled,
     PerCall,

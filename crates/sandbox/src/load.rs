@@ -427,16 +427,14 @@ fn compile(
         Lookup::Refused(reason) => (Some(reason), None),
         Lookup::Unusable(reason) => (None, Some(reason)),
     };
-    // What is compiled (and cached under `sha256`) must be what was hashed: a mapped
-    // file is copied first, and the copy hashed again.
-    let bytes = bytes.stable();
-    if *sha256 != hex::encode(Sha256::digest(&bytes)) {
+    // What is compiled (and cached under `sha256`) must be what was hashed.
+    let Some(bytes) = bytes.stable(sha256) else {
         return Err(SandboxError::Changed {
             policy: policy.to_owned(),
             origin: origin.to_owned(),
             pinned: pin.is_some(),
         });
-    }
+    };
     let bytes = &*bytes;
     let component = Component::new(wasmtime, bytes).map_err(|e| SandboxError::Compile {
         policy: policy.to_owned(),
@@ -492,11 +490,17 @@ impl PolicyBytes {
         }
     }
 
-    /// Bytes nobody else can change from here on: a copy of a mapped file.
-    fn stable(&self) -> std::borrow::Cow<'_, [u8]> {
+    /// Bytes nobody else can change from here on, still those that hashed to `sha256`: a
+    /// copy of a mapped file, hashed again (`None` if the file changed since), or the
+    /// bytes in memory as they are.
+    fn stable(&self, sha256: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
         match self {
-            PolicyBytes::Mapped(mapped) => std::borrow::Cow::Owned(mapped.to_vec()),
-            PolicyBytes::Owned(bytes) => std::borrow::Cow::Borrowed(bytes),
+            PolicyBytes::Mapped(mapped) => {
+                let copy = mapped.to_vec();
+                (hex::encode(Sha256::digest(&copy)) == sha256)
+                    .then_some(std::borrow::Cow::Owned(copy))
+            }
+            PolicyBytes::Owned(bytes) => Some(std::borrow::Cow::Borrowed(bytes)),
         }
     }
 }
