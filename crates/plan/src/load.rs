@@ -130,7 +130,7 @@ pub fn load(inputs: &[Input], options: &LoadOptions) -> Result<Vec<Document>, Pl
     for input in inputs {
         match input {
             Input::Stdin => {
-                let content = read_limited(std::io::stdin().lock(), "<stdin>", options)?;
+                let content = read_limited(std::io::stdin().lock(), "<stdin>", 0, options)?;
                 split_into(&mut documents, "<stdin>", content, None);
             }
             Input::Text { name, content } => {
@@ -148,11 +148,16 @@ pub fn load(inputs: &[Input], options: &LoadOptions) -> Result<Vec<Document>, Pl
                         path: file.clone(),
                         source,
                     })?;
-                    // Refuse a huge file before reading any of it.
-                    if let Ok(metadata) = handle.metadata() {
-                        check_size(&name, metadata.len(), options)?;
-                    }
-                    let content = read_limited(handle, &name, options)?;
+                    // Refuse a huge file before reading any of it; otherwise read it
+                    // into a buffer of its size, not one grown from a few bytes.
+                    let size = match handle.metadata() {
+                        Ok(metadata) => {
+                            check_size(&name, metadata.len(), options)?;
+                            usize::try_from(metadata.len()).unwrap_or(0)
+                        }
+                        Err(_) => 0,
+                    };
+                    let content = read_limited(handle, &name, size, options)?;
                     let format = match file.extension().and_then(|e| e.to_str()) {
                         Some("json") => Some(Format::Json),
                         _ => None,
@@ -236,8 +241,16 @@ fn check_size(name: &str, size: u64, options: &LoadOptions) -> Result<(), PlanEr
     Ok(())
 }
 
-fn read_limited(reader: impl Read, name: &str, options: &LoadOptions) -> Result<String, PlanError> {
-    let mut buffer = Vec::new();
+/// Reads up to one byte past the limit, into a buffer of `size` first (a file's size:
+/// a file may still grow or shrink while it is read).
+fn read_limited(
+    reader: impl Read,
+    name: &str,
+    size: usize,
+    options: &LoadOptions,
+) -> Result<String, PlanError> {
+    // One more than the size, so that reading the end needs no second buffer.
+    let mut buffer = Vec::with_capacity(size.saturating_add(1));
     reader
         .take(options.max_input_bytes.saturating_add(1))
         .read_to_end(&mut buffer)
@@ -477,6 +490,26 @@ fn split_json(content: &str) -> Vec<(usize, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The size given is where reading starts from, not a bound: a file that grew after it
+    // was measured is read whole, and the limit still holds.
+    #[test]
+    fn a_file_is_read_whole_whatever_size_it_was_measured_at() {
+        let text = "kind: Job\n".repeat(1000);
+        let options = LoadOptions::default();
+        for size in [0, 10, text.len(), text.len() * 2] {
+            let read = read_limited(text.as_bytes(), "grown.yaml", size, &options).unwrap();
+            assert_eq!(read, text, "measured at {size} bytes");
+        }
+        let small = LoadOptions {
+            max_input_bytes: 100,
+        };
+        let error = read_limited(text.as_bytes(), "grown.yaml", 50, &small).unwrap_err();
+        assert!(
+            matches!(error, PlanError::TooLarge { ref name, limit: 100 } if name == "grown.yaml"),
+            "{error:?}"
+        );
+    }
 
     #[test]
     fn splits_at_markers_and_keeps_line_numbers() {

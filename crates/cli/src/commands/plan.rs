@@ -149,9 +149,14 @@ impl PlanCommand {
             }
         }
         stdout.flush()?;
-        if policed.as_ref().is_some_and(|p| p.denied) {
-            return Ok(exit_codes::DENIED);
-        }
-        Ok(exit_codes::SUCCESS)
+        let code = if policed.as_ref().is_some_and(|p| p.denied) {
+            exit_codes::DENIED
+        } else {
+            exit_codes::SUCCESS
+        };
+        // The process exits next: the manifests and plans go with it, rather than being
+        // freed a hook at a time (a tenth of a millisecond at 100 hooks, one at 1,000).
+        std::mem::forget((loaded, unpoliced, policed));
+        Ok(code)
     }
 }
