@@ -123,9 +123,10 @@ impl CompileCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
             Err(e) => return Lookup::Refused(format!("cannot read `{}`: {e}", path.display())),
         };
-        if let Err(reason) = own_entry(&file, &path) {
-            return Lookup::Refused(reason);
-        }
+        let checked = match own_entry(&file, &path) {
+            Ok(checked) => checked,
+            Err(reason) => return Lookup::Refused(reason),
+        };
         let key = match self.key(false) {
             Ok(Some(key)) => key,
             // An entry without a key to check it by is a stranger's.
@@ -158,7 +159,7 @@ impl CompileCache {
             ));
         }
         drop(entry);
-        match deserialize_authenticated(engine, &path, &file) {
+        match deserialize_authenticated(engine, &path, &checked) {
             Ok(component) => Lookup::Hit(component),
             Err(e) => Lookup::Refused(format!("`{}` is stale: {e:#}", path.display())),
         }
@@ -276,7 +277,8 @@ fn private(path: &Path, forbidden: u32) -> Result<(), String> {
 
 /// Refuses an entry unless it is a regular file this user owns and nobody else may write
 /// (entries are written 0600): checked on the open file, the one whose MAC is checked.
-fn own_entry(file: &std::fs::File, path: &Path) -> Result<(), String> {
+/// Returns what was checked, to tell the file again by.
+fn own_entry(file: &std::fs::File, path: &Path) -> Result<std::fs::Metadata, String> {
     let meta = file
         .metadata()
         .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
@@ -287,26 +289,26 @@ fn own_entry(file: &std::fs::File, path: &Path) -> Result<(), String> {
             path.display()
         ));
     }
-    Ok(())
+    Ok(meta)
 }
 
 /// Deserialising compiled code is `unsafe` because wasmtime trusts the bytes to be its own
 /// output: arbitrary bytes could be arbitrary machine code. It is sound here because the
-/// MAC of `file`'s contents has just been checked with this user's key: they are what
+/// MAC of the entry's contents has just been checked with this user's key: they are what
 /// [`CompileCache::store`] wrote from wasmtime's own `serialize` of a component compiled
 /// from exactly the bytes whose sha256 the MAC covers. Nobody but this user may write the
 /// file or its directory (checked), so wasmtime maps what was checked, and the path must
-/// still name `file` once mapped. wasmtime itself rejects artefacts of another version or
-/// configuration, and ignores the trailer.
+/// still name the file that was `checked` once mapped. wasmtime itself rejects artefacts
+/// of another version or configuration, and ignores the trailer.
 #[allow(unsafe_code)]
 fn deserialize_authenticated(
     engine: &wasmtime::Engine,
     path: &Path,
-    file: &std::fs::File,
+    checked: &std::fs::Metadata,
 ) -> wasmtime::Result<Component> {
     // SAFETY: see above: our own output, authenticated by MAC, writable only by us.
     let component = unsafe { Component::deserialize_file(engine, path)? };
-    let (checked, mapped) = (file.metadata()?, std::fs::metadata(path)?);
+    let mapped = std::fs::metadata(path)?;
     if (checked.dev(), checked.ino()) != (mapped.dev(), mapped.ino()) {
         wasmtime::bail!("it was replaced while it was being loaded");
     }

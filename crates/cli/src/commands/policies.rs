@@ -57,14 +57,12 @@ impl PolicyArgs {
         let (policies, configs) = (self.policies.clone(), self.policy_config.clone());
         let loader = std::thread::Builder::new()
             .name("policy-loader".into())
-            .spawn({
-                let (policies, configs) = (policies.clone(), configs.clone());
-                move || load(&policies, &configs)
-            });
+            .spawn(move || load(&policies, &configs));
         Loading(Some(match loader {
             Ok(thread) => Loader::Thread(thread),
-            // No thread to be had: load when waited for.
-            Err(_) => Loader::Here { policies, configs },
+            // No thread to be had: load here and now; what came of it is still told when
+            // waited for, after the manifests' own errors, as with a thread.
+            Err(_) => Loader::Done(load(&self.policies, &self.policy_config)),
         }))
     }
 }
@@ -76,10 +74,7 @@ pub(crate) struct Loading(Option<Loader>);
 #[derive(Debug)]
 enum Loader {
     Thread(std::thread::JoinHandle<Result<Loaded, Failure>>),
-    Here {
-        policies: Vec<PathBuf>,
-        configs: Vec<PathBuf>,
-    },
+    Done(Result<Loaded, Failure>),
 }
 
 impl Loading {
@@ -91,7 +86,7 @@ impl Loading {
             Some(Loader::Thread(thread)) => thread
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-            Some(Loader::Here { policies, configs }) => load(&policies, &configs)?,
+            Some(Loader::Done(loaded)) => loaded?,
         };
         let mut stderr = std::io::stderr().lock();
         for warning in &loaded.warnings {
@@ -137,13 +132,6 @@ impl Loaded {
         // Policies that could not be loaded come first, as they were decided first.
         policed.decisions.splice(0..0, self.ignored.iter().cloned());
         Ok(policed)
-    }
-
-    /// For a process about to exit: the engine is left for the kernel to take down with
-    /// the process, all at once, rather than unmapping its code and memories and joining
-    /// its threads one by one, which costs a short-lived `plan` more than policing.
-    pub(crate) fn leave_to_exit(self) {
-        std::mem::forget(self);
     }
 }
 
