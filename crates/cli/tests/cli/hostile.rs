@@ -166,7 +166,13 @@ fn check(name: &str, attack: Attack) {
         .unwrap();
     assert_eq!(baseline.exit, 0, "{}", baseline.output);
 
-    let failed = plan(&manifests, &config(dir.path(), &attack, "Fail"));
+    let fail_config = config(dir.path(), &attack, "Fail");
+    // Compiling the hostile component on a cache miss is not the call its time cap bounds,
+    // and the calm policy's runs above were warm: one run first puts the component in the
+    // compile cache. (Charging the compile to the guest failed this test on a loaded
+    // machine: 338 ms against a bound of 312.)
+    plan(&manifests, &fail_config);
+    let failed = plan(&manifests, &fail_config);
     let ignored = plan(&manifests, &config(dir.path(), &attack, "Ignore"));
     let peak = peak_rss_of_children();
     eprintln!(
